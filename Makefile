@@ -1,0 +1,45 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= demo-report
+
+.PHONY: demo test lint install install-test sample clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## make demo: a complete report from the bundled sample rotation, no services needed
+demo:
+	./scripts/system-deps.sh demo
+	$(MAKE) --no-print-directory install
+	$(BIN)/opsmeeting demo --out $(OUT)
+
+## make test: everything the tests need (Debian packages included), then the whole suite
+test:
+	./scripts/system-deps.sh test
+	$(MAKE) --no-print-directory install-test
+	$(BIN)/ruff check opsmeeting tests scripts bench
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check opsmeeting tests scripts bench
+
+## regenerate the bundled sample snapshot (seeded; the result is committed)
+sample: install
+	$(BIN)/python scripts/make_sample.py
+
+clean:
+	rm -rf $(OUT) .cache .pytest_cache

@@ -1,0 +1,178 @@
+"""The ``opsmeeting`` command: a thin click layer over the library, with one exception boundary.
+
+Exit codes (README, "Exit codes"): 0 success, 1 failure, 2 bad configuration or usage,
+3 degraded (report made with a data-quality banner), 4 delivery failed, 5 another run is busy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from opsmeeting import __version__
+from opsmeeting.config import Config, load_config
+from opsmeeting.errors import ExitCode, OpsMeetingError
+from opsmeeting.models import Snapshot
+from opsmeeting.report.output import ReportFiles, write_report
+from opsmeeting.report.render import render_report
+from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.snapshot import read_snapshot, write_snapshot
+from opsmeeting.window import RotationClock
+
+CONFIG_OPTION = click.option(
+    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="OPSMEETING_CONFIG", required=True, help="Configuration file (or $OPSMEETING_CONFIG).",
+)
+
+
+def sample_snapshot_dir() -> Path:
+    return Path(str(resources.files("opsmeeting") / "sample" / "snapshot"))
+
+
+def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_dir: Path | None = None,
+                echo: bool = True) -> ReportFiles:
+    """Aggregate and render ``snapshot`` into ``out``; print one line per step."""
+    t0 = time.perf_counter()
+    cards = build_scorecards(snapshot)
+    aggregate_s = time.perf_counter() - t0
+    rendered = render_report(snapshot, cards, templates_dir=templates_dir, pdf=pdf)
+    files = write_report(out, cards, rendered)
+    if echo:
+        timings = " · ".join(f"{k} {v:.2f} s" for k, v in {"aggregation": aggregate_s, **rendered.timings}.items())
+        click.echo(f"rendered {len(cards.services)} service scorecards ({timings})", err=True)
+    return files
+
+
+def report_exit_code(snapshot: Snapshot) -> ExitCode:
+    degraded = any(s.status in ("failed", "degraded") for s in snapshot.sources.values())
+    return ExitCode.DEGRADED if degraded else ExitCode.OK
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="opsmeeting")
+def cli() -> None:
+    """opsmeeting: the Ops Meeting pre-read (PDF), the projected page (HTML) and scorecards,
+    from PagerDuty incidents and Prometheus SLOs over an on-call rotation."""
+
+
+@cli.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(config_file: Path) -> None:
+    """Validate CONFIG_FILE and print a short summary. Exit 2 listing every problem if invalid."""
+    config = load_config(config_file)
+    click.echo(summary(config))
+
+
+def summary(config: Config, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    rot = config.rotation
+    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    last = clock.last_completed(now, rot.grace)
+    current = clock.current(now)
+    lines = [
+        "configuration OK",
+        f"rotation: every {_human(rot.length)} from {rot.anchor:%a %Y-%m-%d %H:%M} {rot.timezone}",
+        f"  last completed: {last.label()}",
+        f"  in progress:    {current.label()}",
+        f"teams: {len(config.teams)} ({', '.join(t.name for t in config.teams)})",
+        f"services: {len(config.services)}",
+        f"SLOs: {len(config.slos)} ({', '.join(s.name for s in config.slos) or 'none'})"
+        + (f", plus {len(config.slo_imports)} import file(s)" if config.slo_imports else ""),
+    ]
+    pd_src = config.sources.pagerduty
+    if pd_src:
+        state = "set" if os.environ.get(pd_src.token_env) else "NOT set"
+        lines.append(f"PagerDuty: {pd_src.url} (token from ${pd_src.token_env}: {state})")
+    else:
+        lines.append("PagerDuty: not configured")
+    prom = config.sources.prometheus
+    lines.append(f"Prometheus: {prom.url}" if prom else "Prometheus: not configured")
+    lines.append(f"output: {config.output.directory} ({config.output.page_size})")
+    lines.append(f"state: {config.state.path}")
+    if config.email:
+        lines.append(f"email: {len(config.email.recipients)} recipient(s) via {config.email.smtp_host}:"
+                     f"{config.email.smtp_port} ({config.email.security})")
+    else:
+        lines.append("email: not configured")
+    return "\n".join(lines)
+
+
+def _human(delta: object) -> str:
+    from datetime import timedelta
+
+    assert isinstance(delta, timedelta)
+    if delta.total_seconds() % 86400 == 0:
+        days = int(delta.total_seconds() // 86400)
+        return f"{days} days" if days != 1 else "day"
+    return f"{delta.total_seconds() / 3600:g} hours"
+
+
+@cli.command("render")
+@click.option("--snapshot", "snapshot_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path), help="A snapshot directory.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write report.html, report.pdf, scorecards.json and scorecards.csv.")
+@click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A folder of templates overriding the built-in ones.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster).")
+def render(snapshot_dir: Path, out_dir: Path, templates_dir: Path | None, no_pdf: bool) -> None:
+    """Re-render a report from a snapshot directory, with no network.
+
+    Exits 3 when the snapshot records a failed or degraded source (the report carries a banner).
+    """
+    snapshot = read_snapshot(snapshot_dir)
+    files = make_report(snapshot, out_dir, pdf=not no_pdf, templates_dir=templates_dir)
+    print_files(files)
+    sys.exit(report_exit_code(snapshot))
+
+
+@cli.command("demo")
+@click.option("--out", "out_dir", default=Path("demo-report"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Where to write the demo report.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster).")
+def demo(out_dir: Path, no_pdf: bool) -> None:
+    """Write a complete report from the bundled sample rotation (12 services, 4 teams, ~300 incidents).
+
+    Needs no PagerDuty and no Prometheus. The sample's raw data is copied to OUT/snapshot.
+    """
+    snapshot = read_snapshot(sample_snapshot_dir())
+    write_snapshot(snapshot, out_dir / "snapshot")
+    files = make_report(snapshot, out_dir, pdf=not no_pdf)
+    print_files(files)
+
+
+def print_files(files: ReportFiles) -> None:
+    click.echo(f"report.html      {files.html.resolve()}")
+    if files.pdf:
+        click.echo(f"report.pdf       {files.pdf.resolve()}")
+    click.echo(f"scorecards.json  {files.json.resolve()}")
+    click.echo(f"scorecards.csv   {files.csv.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every error to a documented exit code and a one-paragraph message."""
+    try:
+        cli.main(args=argv, prog_name="opsmeeting", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(ExitCode.FAILURE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except OpsMeetingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.FAILURE)
+    sys.exit(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    main()

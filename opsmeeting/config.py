@@ -1,0 +1,406 @@
+"""The configuration file: one YAML document, validated by one pydantic schema.
+
+Every error is reported at once with its key path (``services[3].team: ...``); unknown keys are
+rejected; secrets appear only as the *names* of environment variables, never as values.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from opsmeeting.durations import format_duration, parse_duration
+from opsmeeting.errors import ConfigError
+from opsmeeting.models import PriorityWeights
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+def _objective(value: Any) -> float:
+    """``0.999``, ``99.9%`` or ``"99.9 %"`` → 0.999. Must lie strictly between 0 and 1."""
+    if isinstance(value, str):
+        text = value.strip()
+        number = float(text[:-1].strip()) / 100.0 if text.endswith("%") else float(text)
+    elif isinstance(value, bool):
+        raise ValueError("objective must be a number such as 0.999 or '99.9%'")
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        raise ValueError("objective must be a number such as 0.999 or '99.9%'")
+    if not 0.0 < number < 1.0:
+        raise ValueError(f"objective must be a fraction between 0 and 1 exclusive, got {value!r}")
+    return number
+
+
+def _env_name(value: Any) -> str:
+    if not isinstance(value, str) or not ENV_NAME.match(value):
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits, underscore), not a secret value"
+        )
+    return value
+
+
+def _timezone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an IANA time zone name such as Europe/Lisbon")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)
+]
+Objective = Annotated[float, BeforeValidator(_objective)]
+EnvName = Annotated[str, BeforeValidator(_env_name)]
+TimeZoneName = Annotated[str, BeforeValidator(_timezone)]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rotation(Strict):
+    """When rotations start and how long they last."""
+
+    length: Duration = Field(default=timedelta(days=14))
+    anchor: datetime = Field(description="A rotation start, as local wall time in `timezone` (no offset).")
+    timezone: TimeZoneName
+    grace: Duration = Field(default=timedelta(hours=1))
+    pagerduty_schedule_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("length")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("rotation length must be at least 1h")
+        return value
+
+    @field_validator("anchor")
+    @classmethod
+    def _naive(cls, value: datetime) -> datetime:
+        if value.tzinfo is not None:
+            raise ValueError("give the anchor as local wall time without an offset; the zone is `timezone`")
+        return value
+
+
+class Team(Strict):
+    name: Name
+    display_name: str | None = None
+    pagerduty_team_ids: list[str] = Field(default_factory=list)
+    members: int | None = Field(default=None, ge=0, description="Team size, for the wheel's weighting.")
+
+
+class Service(Strict):
+    name: Name
+    team: str
+    pagerduty_service_ids: list[str]
+    prometheus_label: str | None = Field(
+        default=None, description="Value of the SLO group label for this service; defaults to `name`."
+    )
+
+    @property
+    def label(self) -> str:
+        return self.prometheus_label or self.name
+
+
+class SloBase(Strict):
+    name: Name
+    description: str = ""
+    objective: Objective
+    objectives: dict[str, Objective] = Field(
+        default_factory=dict, description="Per-service objective overrides, by service name."
+    )
+    period: Duration = Field(default=timedelta(days=28))
+    min_events: int = Field(default=100, ge=0)
+    group_by: str = Field(default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+    def objective_for(self, service: str) -> float:
+        return self.objectives.get(service, self.objective)
+
+
+class RatioSlo(SloBase):
+    """A ratio SLO as PromQL: good (or bad) and total, with a ``{{window}}`` placeholder."""
+
+    kind: Literal["ratio"] = "ratio"
+    good: str | None = None
+    bad: str | None = None
+    total: str
+
+    @model_validator(mode="after")
+    def _one_of_good_bad(self) -> RatioSlo:
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("give exactly one of `good` and `bad`")
+        for key in ("good", "bad", "total"):
+            query = getattr(self, key)
+            if query is not None and "{{window}}" not in query.replace(" ", ""):
+                raise ValueError(f"`{key}` must contain the {{{{window}}}} placeholder")
+        return self
+
+
+class LatencySlo(SloBase):
+    """A latency SLO from a histogram: good = requests in the threshold bucket, total = all."""
+
+    kind: Literal["latency"] = "latency"
+    histogram: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", description="Histogram base name.")
+    selector: str = Field(default="", description="Label matchers, e.g. job=\"api\" (without braces).")
+    threshold: float = Field(gt=0, description="Bucket bound (le) in seconds.")
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field(default_factory=lambda: [0.5, 0.99])
+
+
+Slo = Annotated[RatioSlo | LatencySlo, Field(discriminator="kind")]
+
+
+class SloImport(Strict):
+    format: Literal["sloth", "openslo"]
+    path: Path
+
+
+class PagerDutySource(Strict):
+    token_env: EnvName = "PAGERDUTY_TOKEN"
+    region: Literal["us", "eu"] = "us"
+    base_url: str | None = Field(default=None, pattern=r"^https://")
+    ca_bundle: Path | None = None
+    timeout: Duration = Field(default=timedelta(seconds=30))
+    max_retries: int = Field(default=4, ge=0, le=10)
+    concurrency: int = Field(default=4, ge=1, le=16)
+
+    @property
+    def url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return "https://api.eu.pagerduty.com" if self.region == "eu" else "https://api.pagerduty.com"
+
+
+class BasicAuth(Strict):
+    type: Literal["basic"]
+    username_env: EnvName
+    password_env: EnvName
+
+
+class BearerAuth(Strict):
+    type: Literal["bearer"]
+    token_env: EnvName
+
+
+class PrometheusSource(Strict):
+    url: str = Field(pattern=r"^https?://", description="Base URL, with any path prefix (Mimir: /prometheus).")
+    headers: dict[str, str] = Field(default_factory=dict, description="Non-secret headers (X-Scope-OrgID).")
+    headers_from_env: dict[str, EnvName] = Field(
+        default_factory=dict, description="Headers whose values come from environment variables."
+    )
+    auth: Annotated[BasicAuth | BearerAuth, Field(discriminator="type")] | None = None
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    params: dict[str, str] = Field(default_factory=dict, description="Extra query parameters (dedup=true).")
+    timeout: Duration = Field(default=timedelta(seconds=60))
+    max_retries: int = Field(default=3, ge=0, le=10)
+    concurrency: int = Field(default=4, ge=1, le=10)
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in {"authorization", "proxy-authorization", "cookie", "x-api-key"}:
+                raise ValueError(f"header {name!r} carries a secret: put it under headers_from_env")
+        return value
+
+
+class Sources(Strict):
+    pagerduty: PagerDutySource | None = None
+    prometheus: PrometheusSource | None = None
+
+
+class Output(Strict):
+    directory: Path = Path("reports")
+    page_size: Literal["A4", "Letter"] = "A4"
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    templates_dir: Path | None = None
+    title: str = "Ops Meeting"
+
+
+class State(Strict):
+    path: Path = Path("opsmeeting.sqlite")
+
+
+class Email(Strict):
+    enabled: bool = True
+    smtp_host: str
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "plain"] = "starttls"
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    subject: str = "Ops Meeting pre-read: {window}"
+    timeout: Duration = Field(default=timedelta(seconds=30))
+
+
+class PriorityConfig(Strict):
+    weights: PriorityWeights = Field(default_factory=PriorityWeights)
+    short_incident: Duration = Field(
+        default=timedelta(minutes=5), description="Incidents resolved faster than this count as likely noise."
+    )
+
+
+class Config(Strict):
+    rotation: Rotation
+    teams: list[Team] = Field(min_length=1)
+    services: list[Service] = Field(min_length=1)
+    slos: list[Slo] = Field(default_factory=list)
+    slo_imports: list[SloImport] = Field(default_factory=list)
+    sources: Sources = Field(default_factory=Sources)
+    output: Output = Field(default_factory=Output)
+    state: State = Field(default_factory=State)
+    email: Email | None = None
+    priority: PriorityConfig = Field(default_factory=PriorityConfig)
+
+    def team_of(self, service: str) -> str:
+        for svc in self.services:
+            if svc.name == service:
+                return svc.team
+        raise KeyError(service)
+
+
+def _path_of(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in {"ratio", "latency", "basic", "bearer"}:
+            continue  # discriminator tags are not keys the user wrote
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _format_pydantic(exc: ValidationError) -> list[str]:
+    messages = []
+    for err in exc.errors():
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "field required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        messages.append(f"{_path_of(tuple(err['loc']))}: {msg}")
+    return messages
+
+
+def _cross_checks(config: Config) -> list[str]:
+    """Checks across sections; all of them run, so every problem is reported at once."""
+    problems: list[str] = []
+    team_names = [t.name for t in config.teams]
+    for index, name in enumerate(team_names):
+        if team_names.index(name) != index:
+            problems.append(f"teams[{index}].name: duplicate team {name!r}")
+    service_names = [s.name for s in config.services]
+    labels: dict[str, str] = {}
+    for index, svc in enumerate(config.services):
+        if service_names.index(svc.name) != index:
+            problems.append(f"services[{index}].name: duplicate service {svc.name!r}")
+        if svc.team not in team_names:
+            problems.append(f"services[{index}].team: unknown team {svc.team!r} (declared: {', '.join(team_names)})")
+        if svc.label in labels and labels[svc.label] != svc.name:
+            problems.append(
+                f"services[{index}].prometheus_label: {svc.label!r} already identifies {labels[svc.label]!r}"
+            )
+        labels[svc.label] = svc.name
+    slo_names = [s.name for s in config.slos]
+    for index, slo in enumerate(config.slos):
+        if slo_names.index(slo.name) != index:
+            problems.append(f"slos[{index}].name: duplicate SLO {slo.name!r}")
+        for service in slo.objectives:
+            if service not in service_names:
+                problems.append(f"slos[{index}].objectives.{service}: unknown service")
+    if config.slos and config.sources.prometheus is None:
+        problems.append("sources.prometheus: SLOs are defined but no Prometheus source is configured")
+    return problems
+
+
+def parse_config(data: Any, *, origin: str = "<config>") -> Config:
+    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(origin, ["(top level): the configuration must be a mapping of sections"])
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(origin, _format_pydantic(exc)) from None
+    problems = _cross_checks(config)
+    if problems:
+        raise ConfigError(origin, problems)
+    return config
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate the YAML file at ``path``. Relative paths inside are taken from its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(str(path), [f"{where}: invalid YAML: {problem}"]) from None
+    config = parse_config(data, origin=str(path))
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    updates: dict[str, Any] = {
+        "output": config.output.model_copy(
+            update={
+                "directory": fix(config.output.directory),
+                "templates_dir": fix(config.output.templates_dir),
+            }
+        ),
+        "state": config.state.model_copy(update={"path": fix(config.state.path)}),
+        "slo_imports": [imp.model_copy(update={"path": fix(imp.path)}) for imp in config.slo_imports],
+    }
+    sources = config.sources
+    if sources.pagerduty and sources.pagerduty.ca_bundle:
+        sources = sources.model_copy(
+            update={"pagerduty": sources.pagerduty.model_copy(update={"ca_bundle": fix(sources.pagerduty.ca_bundle)})}
+        )
+    if sources.prometheus:
+        prom = sources.prometheus
+        sources = sources.model_copy(
+            update={
+                "prometheus": prom.model_copy(
+                    update={k: fix(getattr(prom, k)) for k in ("ca_bundle", "client_cert", "client_key")}
+                )
+            }
+        )
+    updates["sources"] = sources
+    return config.model_copy(update=updates)

@@ -1,0 +1,51 @@
+"""Exceptions and the documented exit codes: one exception boundary in the CLI maps them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of every `opsmeeting` command (documented in the README)."""
+
+    OK = 0
+    FAILURE = 1  # the run could not produce a report
+    USAGE = 2  # bad configuration, bad arguments, bad input files
+    DEGRADED = 3  # a report was produced, but a source failed or was partial (banner shown)
+    DELIVERY_FAILED = 4  # the report was written but the email could not be sent
+    BUSY = 5  # another run holds the lock for this window
+
+
+class OpsMeetingError(Exception):
+    """Base class: an error with a message meant for the user."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class ConfigError(OpsMeetingError):
+    """The configuration (or another input file) is invalid; lists every problem at once."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, origin: str, problems: list[str]) -> None:
+        self.origin = origin
+        self.problems = problems
+        super().__init__(f"{origin}: {len(problems)} problem(s):\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class InputError(OpsMeetingError):
+    """An input (snapshot, option value) is missing or malformed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class CollectorError(OpsMeetingError):
+    """A source failed after its bounded retries. The run goes on without it."""
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}")
+
+
+class StoreError(OpsMeetingError):
+    """The state store is missing, locked or corrupt."""

@@ -1,0 +1,234 @@
+"""The scorecards: the typed output of aggregation, read by templates and written as JSON/CSV.
+
+Key names are the contract of METRICS.md (``scorecards.json``); do not rename them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opsmeeting.models import SourceStatus
+from opsmeeting.window import Window
+
+INCIDENT_KEYS: tuple[str, ...] = (
+    "incidents_total",
+    "incidents_high_urgency",
+    "incidents_low_urgency",
+    "incidents_major",
+    "incidents_open",
+    "acknowledged",
+    "mtta_mean_s",
+    "mtta_p50_s",
+    "mtta_p90_s",
+    "mttr_mean_s",
+    "mttr_p50_s",
+    "mttr_p90_s",
+    "auto_resolved",
+    "resolved_without_ack",
+    "escalated",
+    "timeout_escalated",
+    "interruptions",
+    "interruptions_business",
+    "interruptions_off_hours",
+    "interruptions_sleep",
+    "hours_with_interruptions",
+)
+
+
+class Card(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IncidentMetrics(Card):
+    """METRICS.md's incident table. Every value is None when PagerDuty could not be read."""
+
+    incidents_total: int | None
+    incidents_high_urgency: int | None
+    incidents_low_urgency: int | None
+    incidents_major: int | None
+    incidents_open: int | None
+    acknowledged: int | None
+    mtta_mean_s: float | None
+    mtta_p50_s: float | None
+    mtta_p90_s: float | None
+    mttr_mean_s: float | None
+    mttr_p50_s: float | None
+    mttr_p90_s: float | None
+    auto_resolved: int | None
+    resolved_without_ack: int | None
+    escalated: int | None
+    timeout_escalated: int | None
+    interruptions: int | None
+    interruptions_business: int | None
+    interruptions_off_hours: int | None
+    interruptions_sleep: int | None
+    hours_with_interruptions: int | None
+
+    @classmethod
+    def zero(cls) -> IncidentMetrics:
+        """No incidents: counts are 0, times are null (no incident to average)."""
+        return cls(**{k: (None if k.startswith(("mtta", "mttr")) else 0) for k in INCIDENT_KEYS})
+
+    @classmethod
+    def unknown(cls) -> IncidentMetrics:
+        return cls(**dict.fromkeys(INCIDENT_KEYS))
+
+    @property
+    def known(self) -> bool:
+        return self.incidents_total is not None
+
+
+SloStatus = Literal["ok", "low_traffic", "no_data", "error"]
+
+
+class SloPrevious(Card):
+    good: float | None
+    total: float | None
+    sli: float | None
+    error_budget_consumed: float | None
+
+
+class DailySli(Card):
+    date: str
+    good: float | None
+    total: float | None
+
+
+class BudgetAttribution(Card):
+    """How much of an SLO's bad events in the window fell inside one incident's open interval."""
+
+    incident_id: str
+    incident_number: int
+    title: str
+    bad: float
+    share_of_bad: float  # of the window's bad events
+    share_of_budget: float  # of the window's error budget
+
+
+class SloScorecard(Card):
+    service: str
+    name: str
+    kind: str
+    status: SloStatus
+    reason: str | None = None
+    objective: float
+    good: float | None
+    total: float | None
+    bad: float | None
+    sli: float | None
+    met: bool | None
+    error_budget_consumed: float | None
+    error_budget_remaining: float | None
+    period_budget_consumed: float | None
+    daily: list[DailySli] = Field(default_factory=list)
+    previous: SloPrevious
+    quantiles: dict[str, float | None] = Field(default_factory=dict)
+    attribution: list[BudgetAttribution] = Field(default_factory=list)
+    unattributed_share: float | None = None
+
+
+class PriorityReason(Card):
+    component: str
+    value: float
+    weight: float
+    contribution: float
+
+
+class PriorityScore(Card):
+    score: float
+    rank: int
+    reasons: list[PriorityReason]
+
+
+class ServiceScorecard(Card):
+    service: str
+    team: str
+    incidents: IncidentMetrics
+    slos: list[SloScorecard] = Field(default_factory=list)
+    priority: PriorityScore | None = None
+
+
+class TeamScorecard(Card):
+    team: str
+    incidents: IncidentMetrics
+
+
+class OverallScorecard(Card):
+    incidents: IncidentMetrics
+
+
+class ResponderScorecard(Card):
+    user: str
+    name: str
+    time_zone: str
+    interruptions: int
+    interruptions_sleep: int
+    interruptions_off_hours: int
+    acknowledged: int
+    on_call_hours: float
+
+
+class Problem(Card):
+    """A recurring cause: incidents of one service sharing an incident key or normalised title."""
+
+    service: str
+    key: str
+    example_title: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    auto_resolved: int
+    resolved_without_ack: int
+    short: int  # resolved faster than the configured short-incident time: likely noise
+    incident_numbers: list[int]
+
+
+class DayIncidents(Card):
+    date: str  # local date of the window day's start
+    high: int
+    low: int
+
+
+class MajorIncident(Card):
+    id: str
+    number: int
+    title: str
+    service: str
+    created_at: datetime
+    resolved_at: datetime | None
+    ttr_s: float | None
+    html_url: str | None
+    postmortem_url: str | None  # first link in the incident's notes that looks like a postmortem
+
+
+class Scorecards(Card):
+    schema_version: int = 1
+    window: Window
+    generated_at: datetime
+    sources: dict[str, SourceStatus]
+    services: list[ServiceScorecard]
+    teams: list[TeamScorecard]
+    overall: OverallScorecard
+    responders: list[ResponderScorecard]
+    problems: list[Problem] = Field(default_factory=list)
+    major_incidents: list[MajorIncident] = Field(default_factory=list)
+    incidents_by_day: list[DayIncidents] = Field(default_factory=list)
+    interruption_heatmap: list[list[int]] | None = None  # [weekday 0=Mon][local hour], responders' zones
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The scorecards.json document (METRICS.md): times ISO-8601 UTC with a Z."""
+        data = self.model_dump(mode="json")
+        return _z_times(data)
+
+
+def _z_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _z_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_z_times(v) for v in value]
+    if isinstance(value, str) and len(value) >= 20 and value[10:11] == "T" and value.endswith("+00:00"):
+        return value[:-6] + "Z"
+    return value

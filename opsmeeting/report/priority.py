@@ -1,0 +1,77 @@
+"""The priority ranking: which service should get the next engineering effort, and why.
+
+score = Σ weight × value over five components (weights configurable under ``priority.weights``):
+
+- ``high_urgency_incidents``: high-urgency incidents in the window;
+- ``major_incidents``: major incidents (METRICS.md's definition);
+- ``sleep_interruptions``: interruptions between 22:00 and 08:00 in the responder's zone;
+- ``error_budget_burn``: the largest ``error_budget_consumed`` among the service's judged SLOs
+  (1.0 = the window's whole budget; low-traffic and no-data SLOs are not judged);
+- ``recurrence``: repeat incidents, i.e. for each recurring problem, its count minus one.
+
+Rank 1 is the highest score; ties go to the service name, so the order is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from opsmeeting.models import PriorityWeights
+from opsmeeting.report.model import PriorityReason, PriorityScore, Problem, ServiceScorecard
+
+COMPONENTS = (
+    "high_urgency_incidents",
+    "major_incidents",
+    "sleep_interruptions",
+    "error_budget_burn",
+    "recurrence",
+)
+
+
+def component_values(card: ServiceScorecard, repeats: int) -> dict[str, float]:
+    inc = card.incidents
+    burns = [s.error_budget_consumed for s in card.slos if s.status == "ok" and s.error_budget_consumed is not None]
+    return {
+        "high_urgency_incidents": float(inc.incidents_high_urgency or 0),
+        "major_incidents": float(inc.incidents_major or 0),
+        "sleep_interruptions": float(inc.interruptions_sleep or 0),
+        "error_budget_burn": max([0.0, *burns]),
+        "recurrence": float(repeats),
+    }
+
+
+def rank_services(
+    cards: list[ServiceScorecard], problems: list[Problem], weights: PriorityWeights
+) -> list[ServiceScorecard]:
+    """Return the cards (in their original order) with ``priority`` filled in."""
+    repeats: Counter[str] = Counter()
+    for problem in problems:
+        if problem.count >= 2:
+            repeats[problem.service] += problem.count - 1
+    scored = []
+    for card in cards:
+        values = component_values(card, repeats[card.service])
+        reasons = [
+            PriorityReason(
+                component=name,
+                value=values[name],
+                weight=getattr(weights, name),
+                contribution=values[name] * getattr(weights, name),
+            )
+            for name in COMPONENTS
+        ]
+        scored.append((sum(r.contribution for r in reasons), card, reasons))
+    order = sorted(scored, key=lambda item: (-item[0], item[1].service))
+    rank_of = {item[1].service: rank for rank, item in enumerate(order, start=1)}
+    return [
+        card.model_copy(
+            update={
+                "priority": PriorityScore(
+                    score=score,
+                    rank=rank_of[card.service],
+                    reasons=sorted(reasons, key=lambda r: (-r.contribution, r.component)),
+                )
+            }
+        )
+        for score, card, reasons in scored
+    ]

@@ -1,0 +1,71 @@
+"""Problem review: incidents of one service that share a cause, found by incident key or title.
+
+A title is normalised before grouping: lower-cased, with UUIDs, hex ids, IP addresses, host
+names and numbers replaced by placeholders, so "Disk 91% full on web-12.prod" and
+"Disk 97% full on web-3.prod" are one problem.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from opsmeeting.report.model import Problem
+
+_SCRUBS: tuple[tuple[str, str], ...] = (
+    (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>"),
+    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>"),
+    (r"\b[a-z][a-z0-9-]*\d[a-z0-9-]*(?:\.[a-z0-9-]+)+\b", "<host>"),
+    (r"\b(?:[a-z]+-)+\d+[a-z0-9]*\b", "<host>"),
+    (r"\b(?=[0-9a-f]*\d)[0-9a-f]{6,}\b", "<id>"),
+    (r"\d+(?:\.\d+)?", "<n>"),
+    (r"\s+", " "),
+)
+
+
+def normalise(series: pd.Series) -> pd.Series:
+    """Vectorised title normalisation (see the module docstring)."""
+    out = series.fillna("").astype(str).str.lower()
+    for pattern, repl in _SCRUBS:
+        out = out.str.replace(pattern, repl, regex=True)
+    return out.str.strip()
+
+
+def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: int | None = None) -> list[Problem]:
+    """Group incidents per service; every group with its counts, recurring ones first."""
+    if inc.empty:
+        return []
+    frame = inc[["service", "title", "incident_key", "created_at", "number", "auto_resolved",
+                 "resolved_without_ack", "ttr"]].copy()
+    by_key = normalise(frame["incident_key"])
+    frame["key"] = by_key.where(frame["incident_key"].notna() & (by_key != ""), normalise(frame["title"]))
+    frame["short"] = frame["ttr"] < short_incident_seconds
+    frame = frame.sort_values(["created_at", "number"])
+    grouped = frame.groupby(["service", "key"], sort=False)
+    summary = grouped.agg(
+        example_title=("title", "last"),
+        n=("number", "size"),
+        first_seen=("created_at", "min"),
+        last_seen=("created_at", "max"),
+        auto_resolved=("auto_resolved", "sum"),
+        resolved_without_ack=("resolved_without_ack", "sum"),
+        short=("short", "sum"),
+        incident_numbers=("number", list),
+    ).reset_index()
+    summary = summary.sort_values(["n", "last_seen", "service", "key"], ascending=[False, False, True, True])
+    if limit is not None:
+        summary = summary.head(limit)
+    return [
+        Problem(
+            service=row.service,
+            key=row.key,
+            example_title=row.example_title,
+            count=int(row.n),
+            first_seen=row.first_seen.to_pydatetime(),
+            last_seen=row.last_seen.to_pydatetime(),
+            auto_resolved=int(row.auto_resolved),
+            resolved_without_ack=int(row.resolved_without_ack),
+            short=int(row.short),
+            incident_numbers=[int(n) for n in row.incident_numbers],
+        )
+        for row in summary.itertuples(index=False)
+    ]

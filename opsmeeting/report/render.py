@@ -1,0 +1,285 @@
+"""Rendering: scorecards → one self-contained HTML page and a PDF pre-read (WeasyPrint).
+
+Templates are package data, loaded with autoescape on and StrictUndefined. A templates directory
+from the configuration overrides any built-in template; the built-in stays reachable as
+``builtin/<name>`` for ``{% extends %}``. WeasyPrint's URL fetcher accepts ``data:`` URLs and
+files under the package's templates folder only: untrusted text never makes it fetch anything.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+
+from opsmeeting.models import Setup, Snapshot
+from opsmeeting.report.charts import Chart, render_charts, sparkline_points
+from opsmeeting.report.model import Scorecards, ServiceScorecard, SloScorecard
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+# --- formatting filters: they return text, never markup -------------------------------------
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{100 * value:.{digits}f} %"
+
+
+def fmt_sli(value: float | None) -> str:
+    """An SLI with enough digits to compare with a 99.9 % objective."""
+    if value is None:
+        return "—"
+    pct = 100 * value
+    return f"{pct:.3f} %" if pct >= 99 else f"{pct:.2f} %"
+
+
+def fmt_num(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}".replace(",", "\u202f")
+    return f"{int(value):,}".replace(",", "\u202f")
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "—"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s" if minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def fmt_signed(value: float | None, kind: str = "num") -> str:
+    if value is None:
+        return ""
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    magnitude = abs(value)
+    text = fmt_pct(magnitude, 0) if kind == "pct" else fmt_num(magnitude)
+    return f"{sign}{text}"
+
+
+@dataclass(frozen=True)
+class Warning:
+    level: str  # "error" | "warning" | "info"
+    text: str
+
+
+@dataclass
+class ReportContext:
+    """Everything a report template reads. Documented in README → "Custom templates"."""
+
+    title: str
+    setup: Setup
+    cards: Scorecards
+    medium: str  # "screen" or "print"
+    timezone: str
+    window_label: str
+    generated_label: str
+    warnings: list[Warning]
+    charts: dict[str, Chart]
+    ranked: list[ServiceScorecard]
+    on_call: list[Any]
+    recurring: list[Any]
+    burners: list[tuple[SloScorecard, Any]]
+    silent_burn: list[SloScorecard]
+    latency: list[SloScorecard]
+    sparklines: dict[tuple[str, str], str] = field(default_factory=dict)
+    page_size: str = "A4"
+
+    def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
+        if moment is None:
+            return "—"
+        return moment.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
+    warnings: list[Warning] = []
+    for name, status in sorted(cards.sources.items()):
+        label = {"pagerduty": "PagerDuty", "prometheus": "Prometheus"}.get(name, name)
+        if status.status == "failed":
+            warnings.append(Warning("error", f"{label} could not be read: {status.detail}. Its metrics are missing "
+                                             "(shown as —), not zero."))
+        elif status.status == "degraded":
+            warnings.append(Warning("warning", f"{label} answered only in part: {status.detail}."))
+    if snapshot.window.provisional:
+        warnings.append(Warning("warning", "Provisional: this rotation has not ended yet; numbers will change."))
+    low = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "low_traffic"]
+    if low:
+        warnings.append(Warning("info", "Too few events to judge (low traffic): " + ", ".join(low) + "."))
+    nodata = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "no_data"]
+    if nodata:
+        warnings.append(Warning("warning", "No SLO data: " + ", ".join(nodata) + "."))
+    return warnings
+
+
+def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart]) -> ReportContext:
+    setup = snapshot.setup
+    tz = snapshot.window.timezone
+    ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)
+    on_call = sorted((r for r in cards.responders if r.on_call_hours > 0), key=lambda r: (-r.on_call_hours, r.name))
+    recurring = [p for p in cards.problems if p.count >= 2][:10]
+    burners = [
+        (slo, attr)
+        for c in cards.services
+        for slo in c.slos
+        for attr in slo.attribution[:3]
+        if attr.share_of_budget >= 0.05
+    ]
+    burners.sort(key=lambda pair: -pair[1].share_of_budget)
+    silent = sorted(
+        (
+            slo for c in cards.services for slo in c.slos
+            if slo.status == "ok" and (slo.error_budget_consumed or 0) >= 0.75 and (slo.unattributed_share or 0) >= 0.5
+        ),
+        key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
+    )[:6]
+    latency = [slo for c in cards.services for slo in c.slos if slo.quantiles]
+    sparklines = {
+        (slo.service, slo.name): sparkline_points(
+            [None if not d.total else d.good / d.total for d in slo.daily]  # type: ignore[operator]
+        )
+        for c in cards.services
+        for slo in c.slos
+    }
+    generated = cards.generated_at.astimezone(ZoneInfo(tz))
+    return ReportContext(
+        title=setup.title,
+        setup=setup,
+        cards=cards,
+        medium=medium,
+        timezone=tz,
+        window_label=snapshot.window.label(),
+        generated_label=generated.strftime("%a %-d %b %Y %H:%M %Z"),
+        warnings=data_quality(snapshot, cards),
+        charts=charts,
+        ranked=ranked,
+        on_call=on_call,
+        recurring=recurring,
+        burners=burners[:12],
+        silent_burn=silent,
+        latency=latency,
+        sparklines=sparklines,
+        page_size=setup.page_size,
+    )
+
+
+def environment(templates_dir: Path | None = None) -> Environment:
+    builtin = PackageLoader("opsmeeting", "templates")
+    loaders: list[Any] = []
+    if templates_dir is not None:
+        loaders.append(FileSystemLoader(str(templates_dir)))
+    loaders += [PrefixLoader({"builtin": builtin}), builtin]
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html", "j2", "htm", "xml"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        pct=fmt_pct, sli=fmt_sli, num=fmt_num, duration=fmt_duration, signed=fmt_signed,
+    )
+    return env
+
+
+def render_html(context: ReportContext, env: Environment) -> str:
+    return env.get_template("report.html.j2").render(ctx=context, c=context.cards)
+
+
+class SafeFetcher:
+    """Built lazily: WeasyPrint is imported only when a PDF is made."""
+
+    @staticmethod
+    def make() -> Any:
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+        root = TEMPLATES
+
+        class _Fetcher(URLFetcher):  # type: ignore[misc]
+            def fetch(self, url: str, headers: Any = None) -> Any:
+                if url.startswith("data:"):
+                    return super().fetch(url, headers)
+                if url.startswith("file:"):
+                    from urllib.parse import unquote, urlparse
+
+                    path = Path(unquote(urlparse(url).path)).resolve()
+                    if path.is_relative_to(root) and path.is_file():
+                        return URLFetcherResponse(url, path.read_bytes())
+                raise ValueError(f"opsmeeting does not fetch {url[:80]!r} while making a PDF")
+
+        return _Fetcher(allowed_protocols=("data", "file"), allow_redirects=False, timeout=1)
+
+
+def render_pdf(html: str) -> bytes:
+    """Lay out ``html`` (the print medium) with WeasyPrint; GC is paused during layout (−15–35 %)."""
+    from weasyprint import HTML
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        document = HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher.make())
+        return document.write_pdf(optimize_images=False)  # type: ignore[no-any-return]
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass
+class RenderedReport:
+    html: str
+    pdf: bytes | None
+    charts: dict[str, Chart]
+    timings: dict[str, float]
+
+
+def render_report(
+    snapshot: Snapshot,
+    cards: Scorecards,
+    *,
+    templates_dir: Path | None = None,
+    pdf: bool = True,
+) -> RenderedReport:
+    """Charts, the screen HTML and (optionally) the print HTML laid out as a PDF."""
+    import time
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    charts = render_charts(cards)
+    timings["charts"] = time.perf_counter() - t0
+    env = environment(templates_dir)
+    t0 = time.perf_counter()
+    html = render_html(build_context(snapshot, cards, "screen", charts), env)
+    timings["html"] = time.perf_counter() - t0
+    pdf_bytes = None
+    if pdf:
+        t0 = time.perf_counter()
+        print_html = render_html(build_context(snapshot, cards, "print", charts), env)
+        pdf_bytes = render_pdf(print_html)
+        timings["pdf"] = time.perf_counter() - t0
+    return RenderedReport(html=html, pdf=pdf_bytes, charts=charts, timings=timings)

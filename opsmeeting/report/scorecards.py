@@ -1,0 +1,377 @@
+"""Aggregation: a snapshot becomes per-service, per-team, per-responder and organisation scorecards.
+
+Every definition is the one in METRICS.md. pandas stays inside this module: what leaves it is the
+typed ``Scorecards`` model that templates and ``scorecards.json`` read.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from opsmeeting.models import Snapshot
+from opsmeeting.report.model import (
+    INCIDENT_KEYS,
+    DayIncidents,
+    IncidentMetrics,
+    MajorIncident,
+    OverallScorecard,
+    Problem,
+    ResponderScorecard,
+    Scorecards,
+    ServiceScorecard,
+    TeamScorecard,
+)
+from opsmeeting.report.priority import rank_services
+from opsmeeting.report.problems import find_problems
+from opsmeeting.report.slo import slo_scorecards
+
+INTERRUPTING = ("sms_notification", "phone_notification", "push_notification")
+NON_USER_AGENTS = ("service_reference", "service", "integration_reference", "integration")
+
+
+def incident_frames(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two frames: one row per incident of the window (with derived columns), one per log entry."""
+    pd_data = snapshot.pagerduty
+    assert pd_data is not None
+    service_of = {pid: svc.name for svc in snapshot.setup.services for pid in svc.pagerduty_service_ids}
+    team_of = {svc.name: svc.team for svc in snapshot.setup.services}
+    window = snapshot.window
+    rows = [
+        (
+            inc.id,
+            inc.number,
+            inc.title,
+            inc.service_id,
+            inc.created_at,
+            inc.status,
+            inc.urgency,
+            inc.resolved_at,
+            inc.priority_id,
+            inc.incident_key,
+            inc.html_url,
+        )
+        for inc in pd_data.incidents
+        if window.start <= inc.created_at < window.end and inc.service_id in service_of
+    ]
+    inc = pd.DataFrame(
+        rows,
+        columns=[
+            "id", "number", "title", "pd_service", "created_at", "status", "urgency",
+            "resolved_at", "priority_id", "incident_key", "html_url",
+        ],
+    )
+    inc["created_at"] = pd.to_datetime(inc["created_at"], utc=True)
+    inc["resolved_at"] = pd.to_datetime(inc["resolved_at"], utc=True)
+    inc["service"] = inc["pd_service"].map(service_of)
+    inc["team"] = inc["service"].map(team_of)
+    wanted = set(inc["id"])
+    entries = pd.DataFrame(
+        [
+            (i.id, e.type, e.created_at, e.agent_type, e.agent_id, e.user_id, e.channel_type, e.notification_type)
+            for i in pd_data.incidents
+            if i.id in wanted
+            for e in i.log_entries
+        ],
+        columns=[
+            "incident_id", "type", "created_at", "agent_type", "agent_id", "user_id",
+            "channel_type", "notification_type",
+        ],
+    )
+    entries["created_at"] = pd.to_datetime(entries["created_at"], utc=True)
+    return _derive(inc, entries, snapshot), entries
+
+
+def _derive(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    assert snapshot.pagerduty is not None
+    inc = inc.set_index("id", drop=False)
+    acks = entries[entries["type"] == "acknowledge"].sort_values(["created_at", "agent_id"])
+    first_ack = acks.groupby("incident_id").first()
+    inc["first_ack_at"] = first_ack["created_at"].reindex(inc.index)
+    inc["first_ack_user"] = first_ack["agent_id"].reindex(inc.index)
+    ack_users = acks[acks["agent_type"] == "user_reference"].groupby("incident_id")["agent_id"].nunique()
+    inc["ack_users"] = ack_users.reindex(inc.index).fillna(0).astype(int)
+    inc["acknowledged"] = inc["first_ack_at"].notna()
+    inc["resolved"] = inc["status"] == "resolved"
+    inc["tta"] = (inc["first_ack_at"] - inc["created_at"]).dt.total_seconds()
+    inc["ttr"] = (inc["resolved_at"] - inc["created_at"]).dt.total_seconds().where(inc["resolved"])
+    resolves = entries[entries["type"] == "resolve"].sort_values("created_at").groupby("incident_id").last()
+    by_machine = resolves["agent_type"].isin(NON_USER_AGENTS).reindex(inc.index).fillna(False).astype(bool)
+    inc["auto_resolved"] = inc["resolved"] & by_machine
+    inc["resolved_without_ack"] = inc["resolved"] & ~inc["acknowledged"]
+    esc = entries[entries["type"] == "escalate"]
+    inc["escalated"] = inc.index.isin(esc["incident_id"])
+    inc["timeout_escalated"] = inc.index.isin(esc.loc[esc["channel_type"] == "timeout", "incident_id"])
+    top_two = {p.id for p in sorted(snapshot.pagerduty.priorities, key=lambda p: p.order)[:2]}
+    inc["major"] = inc["priority_id"].isin(top_two) | (inc["ack_users"] >= 2)
+    inc["high"] = inc["urgency"] == "high"
+    inc["low"] = inc["urgency"] == "low"
+    inc["open"] = ~inc["resolved"]
+    return inc.reset_index(drop=True)
+
+
+def interruption_frame(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
+    """One row per interruption (SMS, phone or push notification), bucketed in the user's own zone."""
+    assert snapshot.pagerduty is not None
+    notes = entries[(entries["type"] == "notify") & entries["notification_type"].isin(INTERRUPTING)].copy()
+    meta = inc.set_index("id")[["service", "team"]]
+    notes = notes.join(meta, on="incident_id")
+    zones = {u.id: u.time_zone for u in snapshot.pagerduty.users if u.time_zone}
+    notes["zone"] = notes["user_id"].map(zones).fillna(snapshot.window.timezone)
+    hour = pd.Series(0, index=notes.index, dtype="int64")
+    weekday = pd.Series(0, index=notes.index, dtype="int64")
+    for zone, part in notes.groupby("zone")["created_at"]:
+        local = part.dt.tz_convert(str(zone))
+        hour.loc[part.index] = local.dt.hour
+        weekday.loc[part.index] = local.dt.day_of_week
+    sleep = (hour >= 22) | (hour < 8)
+    business = ~sleep & (hour < 18) & (weekday < 5)
+    notes["bucket"] = np.where(sleep, "sleep", np.where(business, "business", "off_hours"))
+    notes["local_hour"] = hour
+    notes["local_weekday"] = weekday
+    notes["utc_hour"] = notes["created_at"].dt.floor("h")
+    return notes
+
+
+def incident_metrics(inc: pd.DataFrame, intr: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Every key of METRICS.md's incident table for each value of column ``by``."""
+    grouped = inc.groupby(by)
+    out = pd.DataFrame(
+        {
+            "incidents_total": grouped.size(),
+            "incidents_high_urgency": grouped["high"].sum(),
+            "incidents_low_urgency": grouped["low"].sum(),
+            "incidents_major": grouped["major"].sum(),
+            "incidents_open": grouped["open"].sum(),
+            "acknowledged": grouped["acknowledged"].sum(),
+            "mtta_mean_s": grouped["tta"].mean(),
+            "mtta_p50_s": grouped["tta"].quantile(0.5),
+            "mtta_p90_s": grouped["tta"].quantile(0.9),
+            "mttr_mean_s": grouped["ttr"].mean(),
+            "mttr_p50_s": grouped["ttr"].quantile(0.5),
+            "mttr_p90_s": grouped["ttr"].quantile(0.9),
+            "auto_resolved": grouped["auto_resolved"].sum(),
+            "resolved_without_ack": grouped["resolved_without_ack"].sum(),
+            "escalated": grouped["escalated"].sum(),
+            "timeout_escalated": grouped["timeout_escalated"].sum(),
+        }
+    )
+    if len(intr):
+        counts = intr.groupby([by, "bucket"]).size().unstack("bucket")
+        per = pd.DataFrame(
+            {
+                "interruptions": intr.groupby(by).size(),
+                "interruptions_business": counts.get("business"),
+                "interruptions_off_hours": counts.get("off_hours"),
+                "interruptions_sleep": counts.get("sleep"),
+                "hours_with_interruptions": intr.groupby(by)["utc_hour"].nunique(),
+            }
+        )
+        out = out.join(per, how="left")
+    for key in INCIDENT_KEYS:
+        if key not in out:
+            out[key] = 0
+    int_keys = [k for k in INCIDENT_KEYS if not k.startswith(("mtta", "mttr"))]
+    out[int_keys] = out[int_keys].fillna(0).astype("int64")
+    return out[list(INCIDENT_KEYS)]
+
+
+def _metrics_for(frame: pd.DataFrame, key: str) -> IncidentMetrics:
+    if key not in frame.index:
+        return IncidentMetrics.zero()
+    row = frame.loc[key]
+    return IncidentMetrics(**{k: (None if pd.isna(row[k]) else row[k].item()) for k in INCIDENT_KEYS})
+
+
+def responder_scorecards(
+    inc: pd.DataFrame, intr: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot
+) -> list[ResponderScorecard]:
+    assert snapshot.pagerduty is not None
+    window = snapshot.window
+    per_user = pd.DataFrame(index=pd.Index([], name="user"))
+    if len(intr):
+        buckets = intr.groupby(["user_id", "bucket"]).size().unstack("bucket")
+        per_user = pd.DataFrame(
+            {
+                "interruptions": intr.groupby("user_id").size(),
+                "interruptions_sleep": buckets.get("sleep"),
+                "interruptions_off_hours": buckets.get("off_hours"),
+            }
+        )
+    acked = inc.loc[inc["acknowledged"]].groupby("first_ack_user").size().rename("acknowledged")
+    per_user = per_user.join(acked, how="outer")
+    hours = _on_call_hours(snapshot)
+    per_user = per_user.join(hours.rename("on_call_hours"), how="outer")
+    notified = entries.loc[entries["type"] == "notify", "user_id"].dropna().unique()
+    per_user = per_user.reindex(per_user.index.union(pd.Index(notified)))
+    names = {u.id: u.name for u in snapshot.pagerduty.users}
+    zones = {u.id: u.time_zone for u in snapshot.pagerduty.users}
+    result = []
+    for user_id, row in per_user.sort_index().iterrows():
+        result.append(
+            ResponderScorecard(
+                user=str(user_id),
+                name=names.get(str(user_id), str(user_id)),
+                time_zone=zones.get(str(user_id)) or window.timezone,
+                interruptions=int(_zero(row.get("interruptions"))),
+                interruptions_sleep=int(_zero(row.get("interruptions_sleep"))),
+                interruptions_off_hours=int(_zero(row.get("interruptions_off_hours"))),
+                acknowledged=int(_zero(row.get("acknowledged"))),
+                on_call_hours=float(_zero(row.get("on_call_hours"))),
+            )
+        )
+    return result
+
+
+def _zero(value: object) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _on_call_hours(snapshot: Snapshot) -> pd.Series:
+    """Hours each user was on call in the window: the union of their shifts, clipped to the window."""
+    assert snapshot.pagerduty is not None
+    window = snapshot.window
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for shift in snapshot.pagerduty.shifts:
+        start, end = max(shift.start, window.start), min(shift.end, window.end)
+        if end > start:
+            spans.setdefault(shift.user_id, []).append((start, end))
+    hours = {}
+    for user, intervals in spans.items():
+        intervals.sort()
+        total, cur_start, cur_end = 0.0, intervals[0][0], intervals[0][1]
+        for start, end in intervals[1:]:
+            if start > cur_end:
+                total += (cur_end - cur_start).total_seconds()
+                cur_start, cur_end = start, end
+            else:
+                cur_end = max(cur_end, end)
+        total += (cur_end - cur_start).total_seconds()
+        hours[user] = total / 3600.0
+    return pd.Series(hours, dtype="float64")
+
+
+def build_scorecards(snapshot: Snapshot, *, generated_at: datetime | None = None) -> Scorecards:
+    """The whole aggregation stage. Weights and thresholds come from the snapshot's setup."""
+    setup = snapshot.setup
+    short_incident_seconds = setup.short_incident_seconds
+    services = [s.name for s in setup.services]
+    have_pd = snapshot.pagerduty is not None
+    problems: list[Problem] = []
+    inc = None
+    if have_pd:
+        inc, entries = incident_frames(snapshot)
+        intr = interruption_frame(inc, entries, snapshot)
+        by_service = incident_metrics(inc, intr, "service")
+        by_team = incident_metrics(inc, intr, "team")
+        inc["org"] = "all"
+        intr["org"] = "all"
+        overall = _metrics_for(incident_metrics(inc, intr, "org"), "all") if len(inc) else IncidentMetrics.zero()
+        responders = responder_scorecards(inc, intr, entries, snapshot)
+        problems = find_problems(inc, short_incident_seconds=short_incident_seconds)
+        extras = {
+            "major_incidents": major_incidents(inc, snapshot),
+            "incidents_by_day": incidents_by_day(inc, snapshot),
+            "interruption_heatmap": interruption_heatmap(intr),
+        }
+    else:
+        responders = []
+        overall = IncidentMetrics.unknown()
+        extras = {}
+    slos = slo_scorecards(snapshot, inc)
+
+    def incidents_of(frame_name: str, key: str) -> IncidentMetrics:
+        if not have_pd:
+            return IncidentMetrics.unknown()
+        frame = by_service if frame_name == "service" else by_team
+        return _metrics_for(frame, key)
+
+    service_cards = [
+        ServiceScorecard(
+            service=name,
+            team=svc.team,
+            incidents=incidents_of("service", name),
+            slos=[s for s in slos if s.service == name],
+        )
+        for name, svc in zip(services, setup.services, strict=True)
+    ]
+    service_cards = rank_services(service_cards, problems, setup.priority_weights)
+    team_cards = [TeamScorecard(team=t.name, incidents=incidents_of("team", t.name)) for t in setup.teams]
+    return Scorecards(
+        window=snapshot.window,
+        generated_at=generated_at or snapshot.generated_at,
+        sources=snapshot.sources,
+        services=service_cards,
+        teams=team_cards,
+        overall=OverallScorecard(incidents=overall),
+        responders=responders,
+        problems=problems,
+        **extras,
+    )
+
+
+
+POSTMORTEM = re.compile(r"https?://[^\s<>\"')]+", re.IGNORECASE)
+POSTMORTEM_HINT = re.compile(r"post-?mortem|\brca\b|retro|incident[-_ ]review|pir\b", re.IGNORECASE)
+
+
+def _postmortem_links(snapshot: Snapshot, ids: set[str]) -> dict[str, str]:
+    """The first link in each incident's notes whose URL or note mentions a postmortem."""
+    assert snapshot.pagerduty is not None
+    found: dict[str, str] = {}
+    for incident in snapshot.pagerduty.incidents:
+        if incident.id not in ids:
+            continue
+        for entry in sorted(incident.log_entries, key=lambda e: e.created_at):
+            if entry.type != "annotate" or not entry.note:
+                continue
+            links = POSTMORTEM.findall(entry.note)
+            if links and POSTMORTEM_HINT.search(entry.note):
+                found[incident.id] = links[0]
+                break
+    return found
+
+
+def major_incidents(inc: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident]:
+    majors = inc[inc["major"]].sort_values(["created_at", "number"])
+    links = _postmortem_links(snapshot, set(majors["id"]))
+    return [
+        MajorIncident(
+            id=row.id,
+            number=int(row.number),
+            title=row.title,
+            service=row.service,
+            created_at=row.created_at.to_pydatetime(),
+            resolved_at=None if pd.isna(row.resolved_at) else row.resolved_at.to_pydatetime(),
+            ttr_s=None if pd.isna(row.ttr) else float(row.ttr),
+            html_url=row.html_url,
+            postmortem_url=links.get(row.id),
+        )
+        for row in majors.itertuples(index=False)
+    ]
+
+
+def incidents_by_day(inc: pd.DataFrame, snapshot: Snapshot) -> list[DayIncidents]:
+    days = snapshot.window.days()
+    starts = pd.DatetimeIndex([d[0] for d in days])
+    position = starts.searchsorted(inc["created_at"], side="right") - 1
+    table = pd.crosstab(position, inc["urgency"]).reindex(range(len(days)), fill_value=0)
+    tz = snapshot.window.tz
+    return [
+        DayIncidents(
+            date=start.astimezone(tz).strftime("%Y-%m-%d"),
+            high=int(table["high"].iloc[i]) if "high" in table else 0,
+            low=int(table["low"].iloc[i]) if "low" in table else 0,
+        )
+        for i, (start, _) in enumerate(days)
+    ]
+
+
+def interruption_heatmap(intr: pd.DataFrame) -> list[list[int]]:
+    grid = np.zeros((7, 24), dtype=int)
+    if len(intr):
+        np.add.at(grid, (intr["local_weekday"].to_numpy(), intr["local_hour"].to_numpy()), 1)
+    return grid.tolist()

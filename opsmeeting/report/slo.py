@@ -1,0 +1,149 @@
+"""SLO scorecards (METRICS.md, "SLO metrics") and error budget attributed to incidents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from opsmeeting.models import SetupSlo, SloMeasurement, Snapshot
+from opsmeeting.report.model import BudgetAttribution, DailySli, SloPrevious, SloScorecard
+
+
+def _ratio(good: float | None, total: float | None) -> float | None:
+    if good is None or total is None or total <= 0:
+        return None
+    return good / total
+
+
+def _consumed(sli: float | None, objective: float) -> float | None:
+    return None if sli is None else (1.0 - sli) / (1.0 - objective)
+
+
+def slo_scorecard(
+    service: str, slo: SetupSlo, measurement: SloMeasurement | None, failure: str | None
+) -> SloScorecard:
+    objective = slo.objective_for(service)
+    previous = SloPrevious(good=None, total=None, sli=None, error_budget_consumed=None)
+    if measurement is None:
+        return SloScorecard(
+            service=service, name=slo.name, kind=slo.kind, objective=objective,
+            status="error" if failure else "no_data",
+            reason=failure or "Prometheus returned no series for this service",
+            good=None, total=None, bad=None, sli=None, met=None,
+            error_budget_consumed=None, error_budget_remaining=None, period_budget_consumed=None,
+            previous=previous,
+        )
+    good, total = measurement.window.good, measurement.window.total
+    if good is not None and total is not None and good > total:
+        good = total  # rate extrapolation can push good a hair above total
+    sli = _ratio(good, total)
+    bad = None if good is None or total is None else total - good
+    consumed = _consumed(sli, objective)
+    if sli is None:
+        status, reason = "no_data", measurement.problem or "no events in the window"
+    elif total is not None and total < slo.min_events:
+        status, reason = "low_traffic", f"{total:g} events, fewer than the minimum of {slo.min_events}"
+    else:
+        status, reason = "ok", None
+    period = None
+    if bad is not None and measurement.period_total:
+        period = bad / ((1.0 - objective) * measurement.period_total)
+    prev_sli = _ratio(measurement.previous.good, measurement.previous.total)
+    previous = SloPrevious(
+        good=measurement.previous.good, total=measurement.previous.total,
+        sli=prev_sli, error_budget_consumed=_consumed(prev_sli, objective),
+    )
+    return SloScorecard(
+        service=service, name=slo.name, kind=slo.kind, objective=objective, status=status, reason=reason,
+        good=good, total=total, bad=bad, sli=sli,
+        met=None if status != "ok" else bool(sli is not None and sli >= objective),
+        error_budget_consumed=consumed,
+        error_budget_remaining=None if consumed is None else 1.0 - consumed,
+        period_budget_consumed=period,
+        daily=[DailySli(date=d.date, good=d.good, total=d.total) for d in measurement.daily],
+        previous=previous,
+        quantiles=dict(measurement.quantiles),
+    )
+
+
+def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None) -> list[SloScorecard]:
+    """One scorecard per configured (service, SLO), with attribution when incidents are known."""
+    setup = snapshot.setup
+    failure = None
+    status = snapshot.sources.get("prometheus")
+    if snapshot.prometheus is None:
+        failure = f"Prometheus unavailable: {status.detail}" if status and status.detail else "Prometheus not collected"
+    found = {
+        (m.service, m.slo): m for m in (snapshot.prometheus.measurements if snapshot.prometheus else [])
+    }
+    collected_at = snapshot.pagerduty.collected_at if snapshot.pagerduty else snapshot.generated_at
+    cards = []
+    for svc in setup.services:
+        for slo in setup.slos:
+            measurement = found.get((svc.name, slo.name))
+            card = slo_scorecard(svc.name, slo, measurement, failure)
+            if measurement is not None and incidents is not None and measurement.bins and card.bad:
+                card = attribute_budget(card, measurement, incidents, snapshot, collected_at)
+            cards.append(card)
+    return cards
+
+
+def attribute_budget(
+    card: SloScorecard,
+    measurement: SloMeasurement,
+    incidents: pd.DataFrame,
+    snapshot: Snapshot,
+    collected_at: datetime,
+) -> SloScorecard:
+    """Share of the window's bad events inside each incident's open interval.
+
+    Bad events are assumed spread evenly within each fine bin. Where incidents overlap, a moment's
+    bad events are split equally among the incidents open then, so shares add up to at most 1.
+    """
+    window = snapshot.window
+    mine = incidents[incidents["service"] == card.service]
+    step = float(measurement.bin_seconds or 0)
+    if mine.empty or step <= 0:
+        return card.model_copy(update={"unattributed_share": 1.0 if card.bad else None})
+    w0 = window.start.timestamp()
+    w1 = window.end.timestamp()
+    bin_start = np.array([b.start.timestamp() for b in measurement.bins])
+    bin_bad = np.array([b.bad for b in measurement.bins], dtype=float)
+    keep = (bin_start + step > w0) & (bin_start < w1)
+    bin_start, bin_bad = bin_start[keep], bin_bad[keep]
+    if not len(bin_start) or bin_bad.sum() <= 0:
+        return card
+    starts = mine["created_at"].map(pd.Timestamp.timestamp).to_numpy(dtype=float)
+    ends = mine["resolved_at"].fillna(pd.Timestamp(collected_at)).map(pd.Timestamp.timestamp).to_numpy(dtype=float)
+    starts, ends = np.clip(starts, w0, w1), np.clip(ends, w0, w1)
+    edges = np.unique(np.concatenate([np.clip(bin_start, w0, w1), np.clip(bin_start + step, w0, w1), starts, ends]))
+    seg_start, seg_len = edges[:-1], np.diff(edges)
+    which_bin = np.searchsorted(bin_start, seg_start, side="right") - 1
+    inside = (which_bin >= 0) & (seg_start < bin_start[which_bin.clip(0)] + step)
+    seg_bad = np.where(inside, bin_bad[which_bin.clip(0)] * seg_len / step, 0.0)
+    open_now = np.searchsorted(np.sort(starts), seg_start, side="right") - np.searchsorted(
+        np.sort(ends), seg_start, side="right"
+    )
+    per_open = np.where(open_now > 0, seg_bad / np.maximum(open_now, 1), 0.0)
+    prefix = np.concatenate([[0.0], np.cumsum(per_open)])
+    idx_start = np.searchsorted(edges, starts)
+    idx_end = np.searchsorted(edges, ends)
+    attributed = prefix[idx_end] - prefix[idx_start]
+    total_bad = float(seg_bad.sum())
+    budget = (1.0 - card.objective) * (card.total or 0.0)
+    rows = []
+    for (_, inc), bad in zip(mine.iterrows(), attributed, strict=True):
+        if bad <= 0:
+            continue
+        rows.append(
+            BudgetAttribution(
+                incident_id=str(inc["id"]), incident_number=int(inc["number"]), title=str(inc["title"]),
+                bad=float(bad), share_of_bad=float(bad) / total_bad,
+                share_of_budget=float(bad) / budget if budget > 0 else 0.0,
+            )
+        )
+    rows.sort(key=lambda r: (-r.bad, r.incident_number))
+    unattributed = float(seg_bad[open_now <= 0].sum()) / total_bad
+    return card.model_copy(update={"attribution": rows, "unattributed_share": unattributed})

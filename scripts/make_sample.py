@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""Generate the bundled sample snapshot (``opsmeeting/sample/snapshot/``), seeded and reproducible.
+
+    python scripts/make_sample.py [--out DIR] [--seed 20261102]
+
+A fictional organisation of 12 services in 4 teams over the 14-day rotation that straddles the
+October 2026 daylight-saving change in Europe/Lisbon: ~300 incidents with night pages,
+escalations, auto-resolved and still-open incidents, and checkout burning its availability budget
+through one major incident. Every number in the demo report derives from this file's seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from opsmeeting.models import (
+    BinnedCounts,
+    Counts,
+    DailyCounts,
+    Incident,
+    LogEntry,
+    OnCallShift,
+    PagerDutyData,
+    PdService,
+    PdTeam,
+    Priority,
+    PrometheusData,
+    Setup,
+    SetupService,
+    SetupSlo,
+    SetupTeam,
+    SloMeasurement,
+    Snapshot,
+    SourceStatus,
+    User,
+)
+from opsmeeting.snapshot import write_snapshot
+from opsmeeting.window import RotationClock
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "opsmeeting" / "sample" / "snapshot"
+TZ = "Europe/Lisbon"
+CLOCK = RotationClock(datetime(2026, 1, 12, 9, 0), timedelta(days=14), TZ)
+WINDOW = CLOCK.window(20)  # Mon 19 Oct 2026 09:00 WEST → Mon 2 Nov 2026 09:00 WET
+GENERATED_AT = WINDOW.end + timedelta(hours=2)
+
+TEAMS = {
+    "payments": ["checkout", "payments-api", "ledger"],
+    "platform": ["api-gateway", "kafka", "postgres-primary"],
+    "search": ["search-api", "indexer", "recommendations"],
+    "identity": ["auth", "sso", "user-profile"],
+}
+PEOPLE = [
+    ("Ana Ribeiro", "Europe/Lisbon"), ("Bruno Costa", "Europe/Lisbon"), ("Chloé Martin", "Europe/Paris"),
+    ("Dev Patel", "Asia/Kolkata"), ("Emma Jones", "Europe/London"), ("Farid Haddad", "Europe/Berlin"),
+    ("Grace Kim", "America/New_York"), ("Hiro Tanaka", "Asia/Tokyo"), ("Inês Sousa", "Europe/Lisbon"),
+    ("Jack O'Neil", "America/Chicago"), ("Kasia Nowak", "Europe/Warsaw"), ("Luis García", "Europe/Madrid"),
+    ("Maya Cohen", "Asia/Jerusalem"), ("Noah Smith", "America/Los_Angeles"), ("Olga Ivanova", "Europe/Lisbon"),
+    ("Pedro Alves", "America/Sao_Paulo"),
+]
+# incidents per day, high-urgency share, auto-resolve share, titles (with variable parts)
+PROFILES: dict[str, tuple[float, float, float, list[str]]] = {
+    "checkout": (2.6, 0.7, 0.1, ["Checkout error rate above 2% on {host}", "Payment provider timeout ({n} failures)",
+                                 "Checkout p99 latency above 1.5s"]),
+    "payments-api": (1.2, 0.6, 0.2, ["payments-api pod {host} OOMKilled", "Webhook queue lag {n}s"]),
+    "ledger": (0.5, 0.5, 0.3, ["Ledger reconciliation job failed (run {id})"]),
+    "api-gateway": (2.4, 0.6, 0.35, ["5xx ratio above threshold on {host}", "TLS certificate expires in {n} days",
+                                     "Upstream connect errors on {host}"]),
+    "kafka": (1.6, 0.5, 0.45, ["Consumer lag above {n} on topic orders", "Broker {host} under-replicated partitions"]),
+    "postgres-primary": (0.9, 0.8, 0.1, ["Replication lag {n}s on {host}", "Disk {n}% full on {host}"]),
+    "search-api": (1.5, 0.5, 0.3, ["search-api latency above SLO on {host}", "Elasticsearch cluster yellow"]),
+    "indexer": (1.7, 0.3, 0.6, ["Indexer backlog {n} documents", "Indexer crashloop on {host}"]),
+    "recommendations": (0.8, 0.3, 0.5, ["Model server {host} not ready", "Feature store stale by {n}m"]),
+    "auth": (1.1, 0.8, 0.2, ["Login failures above {n}/min", "Token signing key rotation failed"]),
+    "sso": (0.6, 0.6, 0.2, ["SAML assertion errors from IdP ({n})"]),
+    "user-profile": (0.7, 0.4, 0.4, ["user-profile cache hit ratio below {n}%", "Profile DB {host} slow queries"]),
+}
+SLO_OBJECTIVES = {"availability": 0.999, "latency": 0.99}
+
+
+@dataclass
+class Ids:
+    n: int = 0
+
+    def next(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n:06X}"
+
+
+def _title(rng: np.random.Generator, template: str, service: str) -> str:
+    host = f"{service.split('-')[0]}-{rng.integers(1, 40)}.prod.internal"
+    return template.format(host=host, n=int(rng.integers(2, 99)), id=f"{rng.integers(0, 16**8):08x}")
+
+
+def build(seed: int) -> Snapshot:
+    rng = np.random.default_rng(seed)
+    ids = Ids()
+    users = [
+        User(id=f"PU{i:05d}", name=name, email=f"{name.split()[0].lower()}@example.com", time_zone=tz)
+        for i, (name, tz) in enumerate(PEOPLE, start=1)
+    ]
+    teams = [PdTeam(id=f"PT{i:05d}", name=name) for i, name in enumerate(TEAMS, start=1)]
+    members = {team: users[i * 4:(i + 1) * 4] for i, team in enumerate(TEAMS)}
+    pd_services, setup_services = [], []
+    for t_index, (team, names) in enumerate(TEAMS.items()):
+        for name in names:
+            sid = f"PS{len(pd_services) + 1:05d}"
+            pd_services.append(PdService(id=sid, name=name, team_ids=[teams[t_index].id]))
+            setup_services.append(SetupService(name=name, team=team, pagerduty_service_ids=[sid]))
+    priorities = [Priority(id=f"PR{i}", name=f"P{i}", order=i - 1) for i in range(1, 6)]
+    shifts = _shifts(members)
+    incidents = []
+    number = 4200
+    for svc, setup_svc in zip(pd_services, setup_services, strict=True):
+        rate, high_share, auto_share, titles = PROFILES[svc.name]
+        count = rng.poisson(rate * 14 * 1.45)
+        team_members = members[setup_svc.team]
+        for _ in range(count):
+            number += 1
+            created = WINDOW.start + timedelta(seconds=int(rng.integers(0, int(WINDOW.duration.total_seconds()))))
+            incidents.append(_incident(rng, ids, number, svc, created, high_share, auto_share,
+                                       _title(rng, titles[int(rng.integers(len(titles)))], svc.name),
+                                       team_members, shifts, priorities))
+    # The major incident that burns checkout's budget: Tue 27 Oct 14:10Z for 3h20.
+    burst_start = datetime(2026, 10, 27, 14, 10, tzinfo=UTC)
+    burst_end = burst_start + timedelta(hours=3, minutes=20)
+    number += 1
+    checkout = pd_services[0]
+    incidents.append(_major(ids, number, checkout, burst_start, burst_end, members["payments"], users))
+    incidents.sort(key=lambda i: (i.created_at, i.number))
+    pagerduty = PagerDutyData(
+        collected_at=GENERATED_AT, users=users, teams=teams, services=pd_services, priorities=priorities,
+        incidents=incidents, shifts=shifts,
+    )
+    measurements = _measurements(rng, [s.name for s in setup_services], (burst_start, burst_end))
+    setup = Setup(
+        title="Ops Meeting — Example Corp",
+        pagerduty_url="https://example.pagerduty.com",
+        teams=[SetupTeam(name=t, display_name=t.title(), members=4) for t in TEAMS],
+        services=setup_services,
+        slos=[
+            SetupSlo(name="availability", kind="ratio", description="Requests that did not fail with a 5xx",
+                     objective=0.999, objectives={"ledger": 0.9995}, period_seconds=28 * 86400, min_events=1000,
+                     formula='good = sum by (service) (increase(http_requests_total{code!~"5.."}[window]))\n'
+                             "total = sum by (service) (increase(http_requests_total[window]))"),
+            SetupSlo(name="latency", kind="latency", description="Requests served within 250 ms",
+                     objective=0.99, period_seconds=28 * 86400, min_events=1000,
+                     formula='good = sum by (service) (increase(http_request_duration_seconds_bucket{le="0.25"}'
+                             "[window]))\ntotal = sum by (service) (increase(http_request_duration_seconds_count"
+                             "[window]))"),
+        ],
+    )
+    pd_requests = math.ceil(len(incidents) / 100) + math.ceil(sum(len(i.log_entries) for i in incidents) / 100) + 6
+    return Snapshot(
+        window=WINDOW, generated_at=GENERATED_AT, setup=setup,
+        sources={
+            "pagerduty": SourceStatus(status="ok", requests=pd_requests, seconds=3.2,
+                                      detail="sample data generated by scripts/make_sample.py"),
+            "prometheus": SourceStatus(status="ok", requests=10, seconds=0.8,
+                                       detail="sample data generated by scripts/make_sample.py"),
+        },
+        pagerduty=pagerduty,
+        prometheus=PrometheusData(collected_at=GENERATED_AT, server_version="2.42.0", measurements=measurements),
+    )
+
+
+def _shifts(members: dict[str, list[User]]) -> list[OnCallShift]:
+    """Each team's primary rotates daily at 09:00 Lisbon through its four members."""
+    shifts = []
+    for t_index, (team, people) in enumerate(members.items()):
+        for day, (start, end) in enumerate(WINDOW.days()):
+            person = people[(day + t_index) % len(people)]
+            shifts.append(OnCallShift(schedule_id=f"PSCH{t_index + 1}", user_id=person.id, start=start, end=end))
+        del team
+    return shifts
+
+
+def _on_call(shifts: list[OnCallShift], people: list[User], at: datetime) -> User:
+    ids = {p.id: p for p in people}
+    for shift in shifts:
+        if shift.user_id in ids and shift.start <= at < shift.end:
+            return ids[shift.user_id]
+    return people[0]
+
+
+def _incident(rng: np.random.Generator, ids: Ids, number: int, svc: PdService, created: datetime,
+              high_share: float, auto_share: float, title: str, people: list[User],
+              shifts: list[OnCallShift], priorities: list[Priority]) -> Incident:
+    urgency = "high" if rng.random() < high_share else "low"
+    primary = _on_call(shifts, people, created)
+    secondary = people[(people.index(primary) + 1) % len(people)]
+    entries = [LogEntry(id=ids.next("R"), type="trigger", created_at=created, agent_type="service_reference",
+                        agent_id=svc.id)]
+    channel = "phone_notification" if urgency == "high" and rng.random() < 0.4 else (
+        "push_notification" if urgency == "high" else ("email_notification" if rng.random() < 0.6
+                                                       else "sms_notification"))
+    entries.append(LogEntry(id=ids.next("R"), type="notify", created_at=created + timedelta(seconds=2),
+                            agent_type="service_reference", agent_id=svc.id, user_id=primary.id,
+                            notification_type=channel))
+    auto = rng.random() < auto_share
+    tta = float(rng.lognormal(math.log(240), 0.9)) if not auto or rng.random() < 0.3 else None
+    ack_user = primary
+    if tta is not None and tta > 900:  # escalation on timeout after 15 minutes
+        entries.append(LogEntry(id=ids.next("R"), type="escalate", created_at=created + timedelta(minutes=15),
+                                agent_type="service_reference", agent_id=svc.id, channel_type="timeout",
+                                user_id=secondary.id))
+        entries.append(LogEntry(id=ids.next("R"), type="notify", created_at=created + timedelta(minutes=15, seconds=3),
+                                agent_type="service_reference", agent_id=svc.id, user_id=secondary.id,
+                                notification_type="phone_notification"))
+        ack_user = secondary
+    if tta is not None:
+        entries.append(LogEntry(id=ids.next("R"), type="acknowledge", created_at=created + timedelta(seconds=tta),
+                                agent_type="user_reference", agent_id=ack_user.id, channel_type="mobile"))
+    ttr = float(rng.lognormal(math.log(2400 if not auto else 600), 1.0))
+    resolved_at = created + timedelta(seconds=max(ttr, (tta or 0) + 30))
+    collected = GENERATED_AT
+    status = "resolved"
+    if resolved_at > collected or rng.random() < 0.012:
+        status = "acknowledged" if tta is not None and created + timedelta(seconds=tta) < collected else "triggered"
+        resolved_at = None
+        entries = [e for e in entries if e.created_at <= collected]
+    else:
+        agent = ("service_reference", svc.id) if auto else ("user_reference", ack_user.id)
+        entries.append(LogEntry(id=ids.next("R"), type="resolve", created_at=resolved_at, agent_type=agent[0],
+                                agent_id=agent[1]))
+    priority = None
+    if urgency == "high" and rng.random() < 0.25:
+        priority = priorities[1 if rng.random() < 0.12 else int(rng.integers(2, 5))].id
+    return Incident(id=ids.next("Q"), number=number, title=title, service_id=svc.id, created_at=created,
+                    status=status, urgency=urgency, resolved_at=resolved_at, priority_id=priority,
+                    html_url=f"https://example.pagerduty.com/incidents/Q{number}", log_entries=entries)
+
+
+def _major(ids: Ids, number: int, svc: PdService, start: datetime, end: datetime, people: list[User],
+           users: list[User]) -> Incident:
+    primary, second = people[0], people[1]
+    entries = [
+        LogEntry(id=ids.next("R"), type="trigger", created_at=start, agent_type="service_reference", agent_id=svc.id),
+        LogEntry(id=ids.next("R"), type="notify", created_at=start + timedelta(seconds=2), user_id=primary.id,
+                 agent_type="service_reference", agent_id=svc.id, notification_type="phone_notification"),
+        LogEntry(id=ids.next("R"), type="acknowledge", created_at=start + timedelta(minutes=3),
+                 agent_type="user_reference", agent_id=primary.id),
+        LogEntry(id=ids.next("R"), type="assign", created_at=start + timedelta(minutes=20),
+                 agent_type="user_reference", agent_id=primary.id, user_id=second.id),
+        LogEntry(id=ids.next("R"), type="notify", created_at=start + timedelta(minutes=20, seconds=2),
+                 user_id=second.id, agent_type="user_reference", agent_id=primary.id,
+                 notification_type="push_notification"),
+        LogEntry(id=ids.next("R"), type="acknowledge", created_at=start + timedelta(minutes=24),
+                 agent_type="user_reference", agent_id=second.id),
+        LogEntry(id=ids.next("R"), type="annotate", created_at=end + timedelta(days=1), agent_type="user_reference",
+                 agent_id=primary.id, note="Postmortem: https://wiki.example.com/postmortems/2026-10-27-checkout"),
+        LogEntry(id=ids.next("R"), type="resolve", created_at=end, agent_type="user_reference", agent_id=second.id),
+    ]
+    del users
+    return Incident(id=ids.next("Q"), number=number, title="Checkout failing for card payments (PSP outage)",
+                    service_id=svc.id, created_at=start, status="resolved", urgency="high", resolved_at=end,
+                    priority_id="PR1", html_url=f"https://example.pagerduty.com/incidents/Q{number}",
+                    log_entries=sorted(entries, key=lambda e: e.created_at))
+
+
+def _measurements(rng: np.random.Generator, services: list[str],
+                  burst: tuple[datetime, datetime]) -> list[SloMeasurement]:
+    hours = int(WINDOW.duration.total_seconds() // 3600)
+    starts = [WINDOW.start + timedelta(hours=h) for h in range(hours)]
+    local_hour = np.array([s.astimezone(WINDOW.tz).hour for s in starts])
+    diurnal = 0.35 + 0.65 * np.exp(-((local_hour - 14) ** 2) / 30.0)
+    days = WINDOW.days()
+    out = []
+    for index, service in enumerate(services):
+        base = float(rng.uniform(2000, 30000))
+        for slo, objective in SLO_OBJECTIVES.items():
+            if service == "recommendations" and slo == "latency":
+                continue  # a histogram this service never exported: shows as "no data"
+            scale = 0.0002 if service == "sso" and slo == "latency" else 1.0  # low traffic
+            total = rng.poisson(base * scale * diurnal)
+            error_rate = (1 - objective) * float(rng.uniform(0.15, 0.8))
+            if service == "api-gateway" and slo == "latency":
+                error_rate = (1 - objective) * 1.3  # slightly overspent, no incident: silent burn
+            bad = rng.binomial(total, error_rate)
+            if service == "checkout" and slo == "availability":
+                for h, s in enumerate(starts):
+                    if burst[0] - timedelta(hours=1) < s < burst[1]:
+                        overlap = (min(s + timedelta(hours=1), burst[1]) - max(s, burst[0])).total_seconds() / 3600
+                        bad[h] += rng.binomial(total[h], 0.06 * max(overlap, 0))
+            bad = np.minimum(bad, total)
+            bins = [BinnedCounts(start=s, bad=float(b), total=float(t)) for s, b, t in zip(starts, bad, total,
+                                                                                            strict=True)]
+            daily = []
+            for d0, d1 in days:
+                mask = np.array([d0 <= s < d1 for s in starts])
+                daily.append(DailyCounts(date=d0.astimezone(WINDOW.tz).strftime("%Y-%m-%d"), start=d0,
+                                         good=float((total - bad)[mask].sum()), total=float(total[mask].sum())))
+            prev_total = float(rng.poisson(base * scale * diurnal.sum()))
+            prev_bad = float(rng.binomial(int(prev_total), (1 - objective) * float(rng.uniform(0.2, 1.1))))
+            quantiles = {}
+            if slo == "latency":
+                p50 = float(rng.uniform(0.03, 0.09))
+                quantiles = {"0.5": round(p50, 4), "0.99": round(p50 * float(rng.uniform(2.5, 4.0)), 4)}
+            out.append(SloMeasurement(
+                service=service, slo=slo,
+                window=Counts(good=float(total.sum() - bad.sum()), total=float(total.sum())),
+                previous=Counts(good=prev_total - prev_bad, total=prev_total),
+                period_total=float(total.sum()) + prev_total,
+                daily=daily, bins=bins, bin_seconds=3600, quantiles=quantiles,
+            ))
+        del index
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--seed", type=int, default=20261102)
+    args = parser.parse_args()
+    snapshot = build(args.seed)
+    write_snapshot(snapshot, args.out)
+    pd_data = snapshot.pagerduty
+    assert pd_data is not None
+    print(f"{args.out}: {len(pd_data.incidents)} incidents, "
+          f"{sum(len(i.log_entries) for i in pd_data.incidents)} log entries, "
+          f"{len(snapshot.prometheus.measurements) if snapshot.prometheus else 0} SLO measurements")
+
+
+if __name__ == "__main__":
+    main()
