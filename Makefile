@@ -32,7 +32,7 @@ test:
 	./scripts/system-deps.sh test
 	$(MAKE) --no-print-directory install-test
 	$(BIN)/ruff check opsmeeting tests scripts bench
-	$(BIN)/python -m pytest -q
+	OPSMEETING_REQUIRE_PROMETHEUS=1 $(BIN)/python -m pytest -q
 
 lint: install-test
 	$(BIN)/ruff check opsmeeting tests scripts bench

@@ -16,14 +16,17 @@ from pathlib import Path
 import click
 
 from opsmeeting import __version__
+from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
-from opsmeeting.errors import ExitCode, OpsMeetingError
+from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.models import Snapshot
+from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.slo_import import load_slos
 from opsmeeting.snapshot import read_snapshot, write_snapshot
-from opsmeeting.window import RotationClock
+from opsmeeting.window import RotationClock, Window, parse_window
 
 CONFIG_OPTION = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -49,11 +52,6 @@ def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_di
     return files
 
 
-def report_exit_code(snapshot: Snapshot) -> ExitCode:
-    degraded = any(s.status in ("failed", "degraded") for s in snapshot.sources.values())
-    return ExitCode.DEGRADED if degraded else ExitCode.OK
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="opsmeeting")
 def cli() -> None:
@@ -63,10 +61,37 @@ def cli() -> None:
 
 @cli.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
-def check_config(config_file: Path) -> None:
-    """Validate CONFIG_FILE and print a short summary. Exit 2 listing every problem if invalid."""
+@click.option("--offline", is_flag=True, help="Do not ask Prometheus to validate the SLO queries.")
+def check_config(config_file: Path, offline: bool) -> None:
+    """Validate CONFIG_FILE and print a short summary. Exit 2 listing every problem if invalid.
+
+    With a Prometheus source (and without --offline), every SLO query is also validated by the
+    server (/api/v1/format_query) and services with no data in the last rotation are listed.
+    Exit 2 when a query is invalid, 1 when Prometheus cannot be reached.
+    """
     config = load_config(config_file)
+    slos = load_slos(config)
     click.echo(summary(config))
+    if offline or config.sources.prometheus is None or not slos:
+        return
+    window = RotationClock(config.rotation.anchor, config.rotation.length, config.rotation.timezone).last_completed(
+        datetime.now(UTC), config.rotation.grace)
+    collector = PrometheusCollector(config.sources.prometheus, slos, config.services)
+    try:
+        report = check_queries(collector, window)
+    except PrometheusFailure as exc:
+        click.echo(f"Prometheus at {config.sources.prometheus.url}: {str(exc).removeprefix('Prometheus: ')} "
+                   "(use --offline to check the file alone)", err=True)
+        sys.exit(ExitCode.FAILURE)
+    click.echo(f"Prometheus {report.version or '(version unknown)'} at {config.sources.prometheus.url}:")
+    for line in report.ok:
+        click.echo(f"  {line}")
+    for line in report.no_data:
+        click.echo(f"  warning: {line}")
+    if report.invalid:
+        for line in report.invalid:
+            click.echo(f"  error: {line}", err=True)
+        sys.exit(ExitCode.USAGE)
 
 
 def summary(config: Config, now: datetime | None = None) -> str:
@@ -113,6 +138,56 @@ def _human(delta: object) -> str:
     return f"{delta.total_seconds() / 3600:g} hours"
 
 
+@cli.command("run")
+@CONFIG_OPTION
+@click.option("--window", "window_text", metavar="START/END",
+              help="Any past window, ISO-8601; edges without an offset are in the rotation's zone.")
+@click.option("--as-of", "as_of", metavar="TIME", help="Run as if the time were TIME (ISO-8601).")
+@click.option("--provisional", is_flag=True, help="Report on the rotation still in progress (marked as such).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (default: output.directory of the configuration).")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF.")
+def run(config_path: Path, window_text: str | None, as_of: str | None, provisional: bool, out_dir: Path | None,
+        no_pdf: bool) -> None:
+    """Collect the last completed rotation (or --window), then write OUT/<window>/ with report.html,
+    report.pdf, scorecards.json, scorecards.csv and snapshot/.
+
+    Exit 0 when every source answered, 3 when a source failed or answered in part (the report is
+    still written, with a data-quality banner), 2 for bad configuration or options.
+    """
+    config = load_config(config_path)
+    now = parse_moment(as_of) if as_of else datetime.now(UTC)
+    window = choose_window(config, now, window_text, provisional)
+    click.echo(f"window: {window.label()}{' (provisional)' if window.provisional else ''}", err=True)
+    collected = collect(config, window, now=lambda: now if as_of else datetime.now(UTC),
+                        on_step=lambda line: click.echo(line, err=True))
+    target = window_directory(out_dir or config.output.directory, window)
+    write_snapshot(collected.snapshot, target / "snapshot")
+    files = make_report(collected.snapshot, target, pdf=not no_pdf, templates_dir=config.output.templates_dir)
+    print_files(files)
+    sys.exit(exit_code_for(collected.snapshot))
+
+
+def parse_moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--as-of {text!r}: not an ISO-8601 time such as 2026-11-02T10:00Z") from None
+    if moment.tzinfo is None:
+        raise InputError(f"--as-of {text!r}: give an offset or Z, e.g. 2026-11-02T10:00Z")
+    return moment.astimezone(UTC)
+
+
+def choose_window(config: Config, now: datetime, window_text: str | None, provisional: bool) -> Window:
+    rot = config.rotation
+    if window_text and provisional:
+        raise InputError("--window and --provisional do not go together")
+    if window_text:
+        return parse_window(window_text, rot.timezone)
+    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    return clock.current(now) if provisional else clock.last_completed(now, rot.grace)
+
+
 @cli.command("render")
 @click.option("--snapshot", "snapshot_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path), help="A snapshot directory.")
@@ -129,7 +204,7 @@ def render(snapshot_dir: Path, out_dir: Path, templates_dir: Path | None, no_pdf
     snapshot = read_snapshot(snapshot_dir)
     files = make_report(snapshot, out_dir, pdf=not no_pdf, templates_dir=templates_dir)
     print_files(files)
-    sys.exit(report_exit_code(snapshot))
+    sys.exit(exit_code_for(snapshot))
 
 
 @cli.command("demo")

@@ -10,6 +10,7 @@ import yaml
 from opsmeeting.cli import main
 from opsmeeting.config import load_config, parse_config
 from opsmeeting.errors import ConfigError
+from tests.fakes.prometheus import free_port
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "opsmeeting.example.yaml"
 
@@ -111,8 +112,21 @@ def test_missing_file(tmp_path, capsys):
 def test_check_config_summary(capsys, monkeypatch):
     monkeypatch.setenv("PAGERDUTY_TOKEN", "u+abcdefghij")
     with pytest.raises(SystemExit) as exit_info:
-        main(["check-config", str(EXAMPLE)])
+        main(["check-config", "--offline", str(EXAMPLE)])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "configuration OK" in out and "token from $PAGERDUTY_TOKEN: set" in out
     assert "u+abcdefghij" not in out
+
+
+def test_check_config_names_an_unreachable_prometheus(tmp_path, capsys):
+    data = example()
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    data["sources"]["prometheus"]["url"] = url
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check-config", str(path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert f"Prometheus at {url}: cannot connect" in err and "--offline" in err

@@ -41,7 +41,9 @@ def slo_scorecard(
     sli = _ratio(good, total)
     bad = None if good is None or total is None else total - good
     consumed = _consumed(sli, objective)
-    if sli is None:
+    if measurement.problem and total is None:
+        status, reason = "error", measurement.problem
+    elif sli is None:
         status, reason = "no_data", measurement.problem or "no events in the window"
     elif total is not None and total < slo.min_events:
         status, reason = "low_traffic", f"{total:g} events, fewer than the minimum of {slo.min_events}"

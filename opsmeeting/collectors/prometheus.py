@@ -1,0 +1,427 @@
+"""Prometheus SLO collector: exact window SLOs for every service in a handful of grouped queries.
+
+One query per SLO definition and kind, never one per service: ``sum by (<group>) (increase(…[w]))``
+as instant queries at the window end (good, total), at the window start (previous window) and over
+the SLO period (period total), and one ``query_range`` per kind with ``step=1h`` and ``[1h]``
+aligned to the window: the hourly counts serve the daily series (days cut at the window's local
+start, exact across daylight-saving days) and the attribution of bad events to incidents.
+
+The client is ``prometheus-api-client``, configured against its traps (``../shared/notes/
+prometheus.md``): our own ``urllib3`` retry policy (connection errors and 429/502/504, never a
+query that timed out), ``partial_response=false`` and ``deny_partial_response=1`` so partial data
+fails loudly, one error type, bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
+from opsmeeting.durations import format_duration
+from opsmeeting.errors import CollectorError
+from opsmeeting.models import (
+    BinnedCounts,
+    Counts,
+    DailyCounts,
+    PrometheusData,
+    SloMeasurement,
+    SourceStatus,
+)
+from opsmeeting.window import Window
+
+STEP = timedelta(hours=1)
+PARTIAL = {"partial_response": "false", "deny_partial_response": "1"}
+SloDefinition = RatioSlo | LatencySlo
+
+
+class PrometheusFailure(CollectorError):
+    def __init__(self, message: str) -> None:
+        super().__init__("Prometheus", message)
+
+
+def le_matcher(threshold: float) -> str:
+    """Match a bucket bound in both spellings: Prometheus 2 keeps ``le="1"`` as exposed,
+    Prometheus 3 normalises it to ``le="1.0"``."""
+    forms = {repr(float(threshold)), f"{threshold:g}"}
+    if float(threshold).is_integer():
+        forms.add(str(int(threshold)))
+    pattern = "|".join(sorted(re.escape(f) for f in forms))
+    return 'le=~"' + pattern.replace("\\", "\\\\") + '"'
+
+
+def _selector(*parts: str) -> str:
+    inner = ",".join(p for p in parts if p)
+    return "{" + inner + "}" if inner else ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One query: instant at ``at``, or a range over ``span`` with the hourly step."""
+
+    slo: str
+    kind: str
+    query: str
+    at: datetime
+    span: tuple[datetime, datetime] | None = None
+
+
+@dataclass(frozen=True)
+class Queries:
+    """The PromQL of one SLO definition, with ``{{window}}`` still to fill."""
+
+    good: str | None
+    bad: str | None
+    total: str
+    quantiles: dict[str, str] = field(default_factory=dict)
+
+    def formula(self) -> str:
+        lines = [f"good = {self.good}" if self.good else f"bad = {self.bad}", f"total = {self.total}"]
+        return "\n".join(lines)
+
+
+def queries_for(slo: SloDefinition) -> Queries:
+    if isinstance(slo, RatioSlo):
+        return Queries(good=slo.good, bad=slo.bad, total=slo.total)
+    g = slo.group_by
+    bucket = f"{slo.histogram}_bucket{_selector(slo.selector, le_matcher(slo.threshold))}"
+    count = f"{slo.histogram}_count{_selector(slo.selector)}"
+    quantiles = {
+        f"{q:g}": f"histogram_quantile({q:g}, sum by ({g}, le) "
+                  f"(increase({slo.histogram}_bucket{_selector(slo.selector)}[{{{{window}}}}])))"
+        for q in slo.quantiles
+    }
+    return Queries(
+        good=f"sum by ({g}) (increase({bucket}[{{{{window}}}}]))",
+        bad=None,
+        total=f"sum by ({g}) (increase({count}[{{{{window}}}}]))",
+        quantiles=quantiles,
+    )
+
+
+def fill(query: str, window: timedelta) -> str:
+    return re.sub(r"\{\{\s*window\s*\}\}", format_duration(window), query)
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class PrometheusCollector:
+    """Collects every configured SLO for every service over one window."""
+
+    name = "prometheus"
+
+    def __init__(
+        self,
+        source: PrometheusSource,
+        slos: Iterable[SloDefinition],
+        services: Iterable[Service],
+        *,
+        environ: dict[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff: float = 0.5,
+    ) -> None:
+        self.source = source
+        self.slos = list(slos)
+        self.services = list(services)
+        self.monotonic = monotonic
+        env = environ if environ is not None else dict(os.environ)
+        self.requests = 0
+        self.by_endpoint: dict[str, int] = defaultdict(int)
+        session = requests.Session()
+        session.verify = str(source.ca_bundle) if source.ca_bundle else True
+        if source.client_cert:
+            session.cert = (str(source.client_cert), str(source.client_key)) if source.client_key else str(
+                source.client_cert)
+        headers = dict(source.headers)
+        for header, var in source.headers_from_env.items():
+            headers[header] = _env(env, var, f"sources.prometheus.headers_from_env.{header}")
+        auth = None
+        if source.auth is not None and source.auth.type == "bearer":
+            headers["Authorization"] = "Bearer " + _env(env, source.auth.token_env, "sources.prometheus.auth")
+        elif source.auth is not None and source.auth.type == "basic":
+            auth = (_env(env, source.auth.username_env, "sources.prometheus.auth"),
+                    _env(env, source.auth.password_env, "sources.prometheus.auth"))
+        retry = Retry(
+            total=source.max_retries, connect=source.max_retries, read=0, other=0,
+            status=source.max_retries, status_forcelist=(429, 502, 504), allowed_methods=("GET", "POST"),
+            backoff_factor=backoff, respect_retry_after_header=True, raise_on_status=False,
+        )
+        self.url = source.url.rstrip("/")
+        self.session = session
+        self.client = PrometheusConnect(self.url, headers=headers or None, auth=auth, retry=retry,
+                                        session=session, timeout=source.timeout.total_seconds())
+        self.session.mount(self.url, HTTPAdapter(max_retries=retry, pool_maxsize=10))
+        self.headers = headers
+        self.auth = auth
+
+    # --- low level -----------------------------------------------------------------------------
+
+    def _params(self, extra: dict[str, Any]) -> dict[str, Any]:
+        return {**self.source.params, **PARTIAL, **extra}
+
+    def _count(self, endpoint: str) -> None:
+        self.requests += 1
+        self.by_endpoint[endpoint] += 1
+
+    def instant(self, query: str, at: datetime) -> list[dict[str, Any]]:
+        self._count("GET /api/v1/query")
+        try:
+            return self.client.custom_query(query, params=self._params({"time": _ts(at)}))  # type: ignore[no-any-return]
+        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+            raise PrometheusFailure(_describe(exc)) from None
+
+    def range(self, query: str, start: datetime, end: datetime, step: timedelta) -> list[dict[str, Any]]:
+        self._count("GET /api/v1/query_range")
+        try:
+            return self.client.custom_query_range(  # type: ignore[no-any-return]
+                query, start_time=start, end_time=end, step=str(int(step.total_seconds())),
+                params=self._params({}),
+            )
+        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+            raise PrometheusFailure(_describe(exc)) from None
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._count(f"GET {path}")
+        try:
+            response = self.session.get(f"{self.url}{path}", params=params, headers=self.headers, auth=self.auth,
+                                        timeout=self.source.timeout.total_seconds())
+        except requests.RequestException as exc:
+            raise PrometheusFailure(_describe(exc)) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise PrometheusFailure(f"{path}: HTTP {response.status_code}, not JSON") from None
+        if response.status_code != 200:
+            raise PrometheusFailure(f"{path}: HTTP {response.status_code}: {body.get('error', '')}".rstrip(": "))
+        return body  # type: ignore[no-any-return]
+
+    def version(self) -> str | None:
+        try:
+            return str(self.get_json("/api/v1/status/buildinfo")["data"]["version"])
+        except (PrometheusFailure, KeyError, TypeError):
+            return None  # Thanos, Mimir and others may not serve buildinfo
+
+    # --- collection --------------------------------------------------------------------------
+
+    def collect(self, window: Window) -> tuple[PrometheusData, SourceStatus]:
+        started = self.monotonic()
+        version = self.version()
+        labels = {svc.label: svc.name for svc in self.services}
+        w = window.duration
+        hourly = (window.start + STEP, window.end)
+        jobs: list[Job] = []
+        for slo in self.slos:
+            q = queries_for(slo)
+            first = q.good or q.bad
+            assert first is not None
+            kind = "good" if q.good else "bad"
+            jobs += [
+                Job(slo.name, kind, fill(first, w), window.end),
+                Job(slo.name, "total", fill(q.total, w), window.end),
+                Job(slo.name, f"previous_{kind}", fill(first, w), window.start),
+                Job(slo.name, "previous_total", fill(q.total, w), window.start),
+                Job(slo.name, "period_total", fill(q.total, slo.period), window.end),
+                Job(slo.name, f"hourly_{kind}", fill(first, STEP), window.end, hourly),
+                Job(slo.name, "hourly_total", fill(q.total, STEP), window.end, hourly),
+            ]
+            jobs += [Job(slo.name, f"quantile:{name}", fill(query, w), window.end)
+                     for name, query in q.quantiles.items()]
+        results: dict[tuple[str, str], Any] = {}
+        errors: dict[str, str] = {}
+
+        def run(job: Job) -> None:
+            try:
+                if job.span is None:
+                    results[(job.slo, job.kind)] = self.instant(job.query, job.at)
+                else:
+                    results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], STEP)
+            except PrometheusFailure as exc:
+                message = str(exc).removeprefix("Prometheus: ")
+                errors.setdefault(job.slo, f"{job.kind} query failed: {message}")
+
+        with ThreadPoolExecutor(max_workers=self.source.concurrency) as pool:
+            list(pool.map(run, jobs))
+        if self.slos and len(errors) == len(self.slos):
+            raise PrometheusFailure(next(iter(errors.values())))
+        measurements = []
+        for slo in self.slos:
+            measurements += self._measurements(slo, results, errors.get(slo.name), labels, window)
+        status = SourceStatus(
+            status="degraded" if errors else "ok",
+            requests=self.requests,
+            requests_by_endpoint=dict(sorted(self.by_endpoint.items())),
+            seconds=round(self.monotonic() - started, 3),
+            detail="; ".join(f"SLO {name}: {msg}" for name, msg in sorted(errors.items()))
+            or f"{len(self.slos)} SLO definitions, {len(jobs)} queries, Prometheus {version or 'version unknown'}",
+        )
+        return PrometheusData(collected_at=datetime.now(UTC), server_version=version,
+                              measurements=measurements), status
+
+    def _measurements(
+        self, slo: SloDefinition, results: dict[tuple[str, str], Any], error: str | None,
+        labels: dict[str, str], window: Window,
+    ) -> list[SloMeasurement]:
+        if error:
+            return [SloMeasurement(service=s.name, slo=slo.name, window=Counts(), problem=error)
+                    for s in self.services]
+        group = slo.group_by
+
+        def by_service(kind: str) -> dict[str, float]:
+            out: dict[str, float] = {}
+            for item in results.get((slo.name, kind)) or []:
+                label = item.get("metric", {}).get(group)
+                if label in labels:
+                    out[labels[label]] = float(item["value"][1])
+            return out
+
+        def series(kind: str) -> dict[str, dict[float, float]]:
+            out: dict[str, dict[float, float]] = {}
+            for item in results.get((slo.name, kind)) or []:
+                label = item.get("metric", {}).get(group)
+                if label in labels:
+                    out[labels[label]] = {float(t): float(v) for t, v in item["values"]}
+            return out
+
+        uses_bad = (slo.name, "bad") in results
+        first = "bad" if uses_bad else "good"
+        window_first, total = by_service(first), by_service("total")
+        prev_first, prev_total = by_service(f"previous_{first}"), by_service("previous_total")
+        period_total = by_service("period_total")
+        hourly_first, hourly_total = series(f"hourly_{first}"), series("hourly_total")
+        quantile_kinds = [k for (name, k) in results if name == slo.name and k.startswith("quantile:")]
+        quantiles = {k.split(":", 1)[1]: by_service(k) for k in quantile_kinds}
+        steps = [window.start + STEP * i for i in range(int(window.duration / STEP))]
+        days = window.days()
+        out = []
+        for svc in self.services:
+            name = svc.name
+            if name not in total:
+                continue  # no series: the scorecard says "no data"
+            good = _good(window_first.get(name), total.get(name), uses_bad)
+            previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad),
+                              total=prev_total.get(name))
+            bins = []
+            hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
+            for begin in steps:
+                key = _ts(begin + STEP)
+                t = ht.get(key)
+                if t is None:
+                    continue
+                f = hf.get(key, 0.0)
+                bad = f if uses_bad else t - f
+                bins.append(BinnedCounts(start=begin, bad=max(bad, 0.0), total=t))
+            daily = []
+            for d0, d1 in days:
+                in_day = [b for b in bins if d0 <= b.start < d1]
+                day_total = sum(b.total for b in in_day) if in_day else None
+                day_good = sum(b.total - b.bad for b in in_day) if in_day else None
+                daily.append(DailyCounts(date=d0.astimezone(window.tz).strftime("%Y-%m-%d"), start=d0,
+                                         good=day_good, total=day_total))
+            out.append(SloMeasurement(
+                service=name, slo=slo.name, window=Counts(good=good, total=total.get(name)),
+                previous=previous, period_total=period_total.get(name), daily=daily, bins=bins,
+                bin_seconds=int(STEP.total_seconds()),
+                quantiles={q: values.get(name) for q, values in quantiles.items()},
+            ))
+        return out
+
+
+def _good(first: float | None, total: float | None, uses_bad: bool) -> float | None:
+    """Good events from the first query's value; a service absent from it had none of those events."""
+    if total is None:
+        return None
+    if uses_bad:
+        return total - (first or 0.0)
+    return first if first is not None else 0.0
+
+
+def _env(env: dict[str, str], name: str, where: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise PrometheusFailure(f"{where}: the environment variable ${name} is not set")
+    return value
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PrometheusApiClientException):
+        text = str(exc)
+        match = re.match(r"HTTP Status Code (\d+) \((b'.*'|b\".*\")\)$", text, re.DOTALL)
+        if match:
+            try:
+                error = json.loads(ast.literal_eval(match.group(2))).get("error", "")
+            except (ValueError, SyntaxError, AttributeError):
+                error = ""
+            return f"HTTP {match.group(1)}" + (f": {error}" if error else "")
+        return text[:300]
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+        return "timed out"  # a read timeout under a retry limit arrives as a ConnectionError
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "cannot connect"
+    if isinstance(exc, requests.exceptions.RetryError):
+        return "gave up after retries"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+@dataclass
+class CheckReport:
+    """What ``check-config`` learnt from the server: invalid queries and services without data."""
+
+    invalid: list[str] = field(default_factory=list)
+    no_data: list[str] = field(default_factory=list)
+    ok: list[str] = field(default_factory=list)
+    version: str | None = None
+
+
+def check_queries(collector: PrometheusCollector, window: Window) -> CheckReport:
+    """Validate every query with ``/api/v1/format_query`` and find services with no data in ``window``."""
+    try:
+        info = collector.get_json("/api/v1/status/buildinfo")
+        version = str(info.get("data", {}).get("version")) if isinstance(info.get("data"), dict) else None
+    except PrometheusFailure as exc:
+        if "cannot connect" in str(exc) or "timed out" in str(exc):
+            raise
+        version = None  # some backends do not serve buildinfo
+    report = CheckReport(version=version)
+    labels = {svc.label: svc.name for svc in collector.services}
+    for slo in collector.slos:
+        q = queries_for(slo)
+        texts = {"good": q.good, "bad": q.bad, "total": q.total, **{f"p{k}": v for k, v in q.quantiles.items()}}
+        bad = False
+        for kind, text in texts.items():
+            if not text:
+                continue
+            try:
+                collector.get_json("/api/v1/format_query", {"query": fill(text, window.duration)})
+            except PrometheusFailure as exc:
+                report.invalid.append(f"SLO {slo.name} ({kind}): {str(exc).removeprefix('Prometheus: ')}")
+                bad = True
+        if bad:
+            continue
+        try:
+            result = collector.instant(fill(q.total, window.duration), window.end)
+        except PrometheusFailure as exc:
+            report.invalid.append(f"SLO {slo.name} (total): {str(exc).removeprefix('Prometheus: ')}")
+            continue
+        found = {labels[item["metric"].get(slo.group_by)] for item in result
+                 if item.get("metric", {}).get(slo.group_by) in labels}
+        missing = [svc.name for svc in collector.services if svc.name not in found]
+        if missing:
+            report.no_data.append(f"SLO {slo.name}: no data for {', '.join(missing)} in {window.label()}")
+        report.ok.append(f"SLO {slo.name}: queries valid, data for {len(found)} of {len(collector.services)} services")
+    return report

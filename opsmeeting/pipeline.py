@@ -1,0 +1,137 @@
+"""The stages wired together: configuration → collectors → snapshot → scorecards → report files.
+
+Collectors are registered explicitly (``COLLECTORS``); an unknown name fails loudly. A source
+that fails does not stop the run: its data is ``None`` in the snapshot, its status says why, and
+the report carries a banner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from opsmeeting.collectors.pagerduty import PagerDutyCollector
+from opsmeeting.collectors.prometheus import PrometheusCollector, SloDefinition, queries_for
+from opsmeeting.config import Config
+from opsmeeting.errors import CollectorError, ExitCode
+from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceStatus
+from opsmeeting.slo_import import load_slos
+from opsmeeting.window import Window
+
+log = logging.getLogger("opsmeeting")
+
+
+class Collector(Protocol):
+    name: str
+
+    def collect(self, window: Window) -> tuple[Any, SourceStatus]: ...
+
+
+def _pagerduty(config: Config, slos: list[SloDefinition], environ: Mapping[str, str]) -> Collector | None:
+    source = config.sources.pagerduty
+    if source is None:
+        return None
+    return PagerDutyCollector(
+        source,
+        service_ids=[pid for svc in config.services for pid in svc.pagerduty_service_ids],
+        schedule_ids=config.rotation.pagerduty_schedule_ids,
+        team_ids=[tid for team in config.teams for tid in team.pagerduty_team_ids],
+        environ=dict(environ),
+    )
+
+
+def _prometheus(config: Config, slos: list[SloDefinition], environ: Mapping[str, str]) -> Collector | None:
+    source = config.sources.prometheus
+    if source is None or not slos:
+        return None
+    return PrometheusCollector(source, slos, config.services, environ=dict(environ))
+
+
+CollectorFactory = Callable[[Config, list[SloDefinition], Mapping[str, str]], "Collector | None"]
+COLLECTORS: dict[str, CollectorFactory] = {"pagerduty": _pagerduty, "prometheus": _prometheus}
+
+
+def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
+    return Setup(
+        title=config.output.title,
+        page_size=config.output.page_size,
+        pagerduty_url=config.sources.pagerduty.url if config.sources.pagerduty else None,
+        public_url=config.output.public_url,
+        teams=[SetupTeam(name=t.name, display_name=t.display_name, members=t.members) for t in config.teams],
+        services=[SetupService(name=s.name, team=s.team, pagerduty_service_ids=s.pagerduty_service_ids)
+                  for s in config.services],
+        slos=[
+            SetupSlo(
+                name=slo.name, kind=slo.kind, description=slo.description, objective=slo.objective,
+                objectives=dict(slo.objectives), period_seconds=int(slo.period.total_seconds()),
+                min_events=slo.min_events, formula=queries_for(slo).formula(),
+            )
+            for slo in slos
+        ],
+        priority_weights=config.priority.weights,
+        short_incident_seconds=config.priority.short_incident.total_seconds(),
+    )
+
+
+@dataclass
+class Collected:
+    snapshot: Snapshot
+    timings: dict[str, float]
+
+
+def collect(
+    config: Config,
+    window: Window,
+    *,
+    environ: Mapping[str, str] | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    factories: Mapping[str, CollectorFactory] | None = None,
+    on_step: Callable[[str], None] = lambda _: None,
+) -> Collected:
+    """Run every configured collector for ``window``; a failing source is recorded, not raised."""
+    env = environ if environ is not None else os.environ
+    slos = load_slos(config)
+    sources: dict[str, SourceStatus] = {}
+    data: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for name, factory in (factories or COLLECTORS).items():
+        started = time.perf_counter()
+        try:
+            collector = factory(config, slos, env)
+            if collector is None:
+                continue
+            data[name], sources[name] = collector.collect(window)
+        except CollectorError as exc:
+            sources[name] = SourceStatus(status="failed", detail=str(exc).split(": ", 1)[-1],
+                                         seconds=round(time.perf_counter() - started, 3))
+            data[name] = None
+        timings[name] = time.perf_counter() - started
+        status = sources.get(name)
+        if status is not None:
+            on_step(f"{name}: {status.status}, {status.requests} requests in {timings[name]:.1f} s"
+                    + (f" ({status.detail})" if status.status != "ok" else ""))
+    snapshot = Snapshot(
+        window=window,
+        generated_at=now(),
+        setup=setup_from_config(config, slos),
+        sources=sources,
+        pagerduty=data.get("pagerduty"),
+        prometheus=data.get("prometheus"),
+    )
+    return Collected(snapshot=snapshot, timings=timings)
+
+
+def exit_code_for(snapshot: Snapshot) -> ExitCode:
+    degraded = any(s.status in ("failed", "degraded") for s in snapshot.sources.values())
+    return ExitCode.DEGRADED if degraded else ExitCode.OK
+
+
+def window_directory(out: Path, window: Window) -> Path:
+    suffix = "-provisional" if window.provisional else ""
+    return out / f"{window.slug}{suffix}"
