@@ -186,6 +186,9 @@ class PagerDutySource(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
     max_retries: int = Field(default=4, ge=0, le=10)
     concurrency: int = Field(default=4, ge=1, le=16)
+    requests_per_minute: int = Field(
+        default=900, ge=0, description="Pace below PagerDuty's 960/minute limit; 0 turns pacing off."
+    )
 
     @property
     def url(self) -> str:

@@ -128,7 +128,7 @@ class PagerDutyCollector:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         backoff: float = 1.0,
-        requests_per_minute: int = 900,
+        requests_per_minute: int | None = None,
     ) -> None:
         self.source = source
         self.service_ids = sorted(set(service_ids))
@@ -139,7 +139,8 @@ class PagerDutyCollector:
         self.monotonic = monotonic
         self.backoff = backoff
         self.log = RequestLog()
-        self.limiter = _RateLimiter(requests_per_minute, monotonic, sleep)
+        pace = source.requests_per_minute if requests_per_minute is None else requests_per_minute
+        self.limiter = _RateLimiter(pace, monotonic, sleep)
         if token is None:
             env = environ if environ is not None else __import__("os").environ
             token = env.get(source.token_env)

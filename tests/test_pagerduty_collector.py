@@ -1,0 +1,277 @@
+"""The PagerDuty collector against the spec-validated fake, over HTTPS, with the real client."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from opsmeeting.collectors.pagerduty import PagerDutyCollector, PagerDutyFailure
+from opsmeeting.config import PagerDutySource
+from opsmeeting.models import Setup, SetupService, SetupTeam, Snapshot, SourceStatus
+from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.window import RotationClock, Window
+from tests.fakes import pagerduty_data as pd
+from tests.fakes.pagerduty import FakePagerDuty
+
+# The rotation of Mon 19 Oct 09:00 → Mon 2 Nov 09:00 Europe/Lisbon: it crosses the DST change.
+WINDOW = RotationClock(datetime(2026, 1, 12, 9), timedelta(days=14), "Europe/Lisbon").window(20)
+START, END = WINDOW.start, WINDOW.end
+COLLECTED = END + timedelta(days=1)
+
+TEAM = pd.make_team("PT1", "payments")
+ANA = pd.make_user("PU1", "Ana Lima", "Europe/Lisbon", team_ids=["PT1"])
+BO = pd.make_user("PU2", "Bo Chen", "Asia/Kolkata", team_ids=["PT1"])
+CY = pd.make_user("PU3", "Cy Park", "America/Los_Angeles", team_ids=["PT1"])
+CHECKOUT = pd.make_service("PS1", "checkout", ["PT1"], team_names={"PT1": "payments"})
+SEARCH = pd.make_service("PS2", "search", ["PT1"], team_names={"PT1": "payments"})
+OTHER = pd.make_service("PS9", "not-configured", [])
+P1, P2, P3 = (pd.make_priority(f"PP{i}", f"P{i}", 600 - 100 * i) for i in (1, 2, 3))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePagerDuty]:
+    with FakePagerDuty(clock=lambda: COLLECTED) as server:
+        server.teams, server.users = [TEAM], [ANA, BO, CY]
+        server.services, server.priorities = [CHECKOUT, SEARCH, OTHER], [P1, P2, P3]
+        yield server
+        server.assert_valid()
+
+
+def collector(fake: FakePagerDuty, **kw) -> PagerDutyCollector:
+    source = PagerDutySource(base_url=fake.url, ca_bundle=fake.ca_bundle, max_retries=kw.pop("max_retries", 3),
+                             concurrency=kw.pop("concurrency", 4))
+    kw.setdefault("token", "test-token")
+    sleep = kw.pop("sleep", _no_sleep)
+    return PagerDutyCollector(source, service_ids=["PS1", "PS2"], now=lambda: COLLECTED, sleep=sleep,
+                              backoff=0.001, requests_per_minute=0, **kw)
+
+
+def _no_sleep(_: float) -> None:
+    return None
+
+
+def world(fake: FakePagerDuty) -> None:
+    """A hand-made rotation; the expected numbers are worked out in the tests."""
+    incidents, entries = [], []
+
+    def add(incident, *timeline):
+        incidents.append(incident)
+        entries.extend(timeline)
+
+    t1 = START  # exactly at the window start: in
+    i1 = pd.make_incident("PI1", 1, CHECKOUT, t1, status="resolved", resolved_at=t1 + timedelta(minutes=10),
+                          title='<img src="http://169.254.169.254/"> <script>alert(1)</script> café ☕')
+    add(i1, pd.trigger(i1, t1), pd.notify(i1, t1 + timedelta(seconds=5), ANA, "sms_notification"),
+        pd.acknowledge(i1, t1 + timedelta(minutes=2), ANA), pd.acknowledge(i1, t1 + timedelta(minutes=3), BO),
+        pd.resolve(i1, t1 + timedelta(minutes=10), ANA))
+    t2 = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # the night of the DST change in Lisbon
+    i2 = pd.make_incident("PI2", 2, SEARCH, t2, urgency="low", status="resolved", resolved_at=t2 + timedelta(minutes=1))
+    add(i2, pd.trigger(i2, t2), pd.notify(i2, t2, BO, "email_notification"), pd.resolve(i2, t2 + timedelta(minutes=1)))
+    t3 = END - timedelta(seconds=1)  # last second of the window: in; acknowledged after the end
+    i3 = pd.make_incident("PI3", 3, CHECKOUT, t3, status="acknowledged", priority=P2,
+                          acknowledgers=[(CY, t3 + timedelta(hours=2))])
+    add(i3, pd.trigger(i3, t3), pd.notify(i3, t3 + timedelta(seconds=1), CY, "phone_notification"),
+        pd.escalate(i3, t3 + timedelta(minutes=15), assignees=[CY]),
+        pd.acknowledge(i3, t3 + timedelta(hours=2), CY))
+    t4 = END  # exactly at the end: out
+    i4 = pd.make_incident("PI4", 4, CHECKOUT, t4)
+    add(i4, pd.trigger(i4, t4))
+    t5 = START - timedelta(seconds=1)  # just before: out
+    i5 = pd.make_incident("PI5", 5, CHECKOUT, t5)
+    add(i5, pd.trigger(i5, t5))
+    t6 = START + timedelta(days=3)  # a service we do not report on: out
+    i6 = pd.make_incident("PI6", 6, OTHER, t6)
+    add(i6, pd.trigger(i6, t6))
+    t7 = START + timedelta(days=5, hours=3)
+    i7 = pd.make_incident("PI7", 7, SEARCH, t7)  # still open, never acknowledged
+    add(i7, pd.trigger(i7, t7), pd.notify(i7, t7, BO, "push_notification"))
+    fake.incidents, fake.log_entries = incidents, entries
+    shifts = [pd.Shift(ANA, START - timedelta(days=3), START + timedelta(days=4)),
+              pd.Shift(CY, START + timedelta(days=4), END + timedelta(days=3))]
+    fake.schedules = {"PSCH1": pd.make_schedule("PSCH1", "payments primary", "UTC", shifts)}
+    fake.reindex()
+
+
+def snapshot_of(data, status) -> Snapshot:
+    setup = Setup(teams=[SetupTeam(name="payments")],
+                  services=[SetupService(name="checkout", team="payments", pagerduty_service_ids=["PS1"]),
+                            SetupService(name="search", team="payments", pagerduty_service_ids=["PS2"])])
+    return Snapshot(window=WINDOW, generated_at=COLLECTED, setup=setup, sources={"pagerduty": status},
+                    pagerduty=data)
+
+
+def test_collects_the_window_exactly(fake):
+    world(fake)
+    data, status = collector(fake, schedule_ids=["PSCH1"]).collect(WINDOW)
+    assert [i.number for i in data.incidents] == [1, 7, 2, 3]
+    first = data.incidents[0]
+    assert first.title == '<img src="http://169.254.169.254/"> <script>alert(1)</script> café ☕'
+    assert [e.type for e in first.log_entries] == ["trigger", "notify", "acknowledge", "acknowledge", "resolve"]
+    late = data.incidents[-1]  # acknowledged two hours after the window end: still collected
+    assert [e.type for e in late.log_entries] == ["trigger", "notify", "escalate", "acknowledge"]
+    assert {u.id: u.time_zone for u in data.users} == {"PU1": "Europe/Lisbon", "PU2": "Asia/Kolkata",
+                                                       "PU3": "America/Los_Angeles"}
+    assert [p.id for p in data.priorities] == ["PP1", "PP2", "PP3"]
+    assert {s.id for s in data.services} == {"PS1", "PS2"}
+    assert [(s.user_id, s.start) for s in data.shifts] == [("PU1", START - timedelta(days=3)),
+                                                         ("PU3", START + timedelta(days=4))]
+    assert status.status == "ok" and status.requests == sum(status.requests_by_endpoint.values())
+    assert status.requests == sum(fake.request_counts().values())
+
+
+def test_metrics_from_collected_data(fake):
+    world(fake)
+    data, status = collector(fake, schedule_ids=["PSCH1"]).collect(WINDOW)
+    cards = build_scorecards(snapshot_of(data, status))
+    checkout = next(c for c in cards.services if c.service == "checkout").incidents
+    assert checkout.incidents_total == 2
+    assert checkout.incidents_major == 2  # #1: two acknowledgers; #3: priority P2
+    assert checkout.mtta_mean_s == pytest.approx((120 + 7200) / 2)
+    assert checkout.mttr_mean_s == 600
+    assert checkout.timeout_escalated == 1 and checkout.incidents_open == 1
+    # Ana's SMS at 08:00:05Z is 09:00 in Lisbon (business); Cy's call at 08:59:59Z Monday is 00:59 in LA (sleep)
+    assert (checkout.interruptions, checkout.interruptions_business, checkout.interruptions_sleep) == (2, 1, 1)
+    search = next(c for c in cards.services if c.service == "search").incidents
+    assert (search.incidents_total, search.auto_resolved, search.resolved_without_ack, search.incidents_open) == (
+        2, 1, 1, 1)
+    assert search.interruptions == 1  # the push; email does not interrupt
+    hours = {r.user: r.on_call_hours for r in cards.responders}
+    assert hours["PU1"] == 96.0 and hours["PU3"] == pytest.approx(WINDOW.duration.total_seconds() / 3600 - 96)
+
+
+def many(fake: FakePagerDuty, n: int, per_incident: int) -> None:
+    incidents, entries = [], []
+    step = (END - START) / n
+    for k in range(n):
+        created = START + k * step
+        incident = pd.make_incident(f"PI{k:06d}", k + 1, CHECKOUT, created, status="resolved",
+                                    resolved_at=created + timedelta(seconds=30))
+        incidents.append(incident)
+        entries.append(pd.trigger(incident, created))
+        entries += [pd.annotate(incident, created + timedelta(seconds=j + 1), f"n{j}") for j in range(per_incident - 2)]
+        entries.append(pd.resolve(incident, created + timedelta(seconds=30)))
+    fake.incidents, fake.log_entries = incidents, entries
+    fake.reindex()
+
+
+def reference_requests(status: SourceStatus) -> int:
+    counts = status.requests_by_endpoint
+    return sum(v for k, v in counts.items() if k in ("GET /priorities", "GET /users", "GET /teams", "GET /services"))
+
+
+def test_fewest_requests_account_wide(fake):
+    many(fake, 250, 4)
+    data, status = collector(fake).collect(WINDOW)
+    assert len(data.incidents) == 250 and sum(len(i.log_entries) for i in data.incidents) == 1000
+    assert "account-wide" in status.detail
+    minimum = math.ceil(250 / 100) + math.ceil(1000 / 100)
+    # the count probe is the first page of the list it chose: no request is wasted
+    assert status.requests - reference_requests(status) == minimum, status.requests_by_endpoint
+
+
+def test_fewest_requests_per_incident_when_the_account_is_busier(fake):
+    """Five incidents of ours among a hundred of another service: asking per incident is cheaper."""
+    many(fake, 5, 4)
+    ours_incidents, ours_entries = fake.incidents, fake.log_entries
+    many(fake, 100, 5)
+    theirs = [dict(i, id="X" + i["id"], incident_number=i["incident_number"] + 1000, service=pd.ref_of(OTHER))
+              for i in fake.incidents]
+    foreign_entries = [dict(e, id="X" + e["id"], incident=dict(e["incident"], id="X" + e["incident"]["id"]))
+                       for e in fake.log_entries]
+    fake.incidents, fake.log_entries = ours_incidents + theirs, ours_entries + foreign_entries
+    fake.reindex()
+    data, status = collector(fake).collect(WINDOW)
+    assert [i.number for i in data.incidents] == [1, 2, 3, 4, 5]
+    assert sum(len(i.log_entries) for i in data.incidents) == 20
+    assert "per-incident" in status.detail
+    counts = status.requests_by_endpoint
+    assert counts["GET /incidents/{id}/log_entries"] == 5 and counts["GET /log_entries"] == 1  # the probe
+    account_wide = math.ceil((20 + 500) / 100)
+    assert status.requests - reference_requests(status) <= math.ceil(5 / 100) + min(account_wide, 5) + 1
+
+
+def test_past_the_offset_cap(fake):
+    fake.validate = "requests"  # 10,500 incidents: skip response validation to stay fast
+    many(fake, 10_500, 2)
+    data, status = collector(fake).collect(WINDOW)
+    assert len(data.incidents) == 10_500 and len({i.id for i in data.incidents}) == 10_500
+    assert status.requests_by_endpoint["GET /incidents"] <= math.ceil(10_500 / 100) + 3
+
+
+def test_rate_limit_honours_ratelimit_reset(fake):
+    world(fake)
+    waits: list[float] = []
+    fake.inject("/incidents", status=429, times=3, headers={"ratelimit-reset": "7"})
+    data, status = collector(fake, sleep=waits.append).collect(WINDOW)
+    assert len(data.incidents) == 4 and status.status == "ok"
+    assert waits.count(7.0) == 3
+
+
+def test_bounded_retries_then_a_clear_failure(fake):
+    world(fake)
+    fake.inject("/incidents", status=429, times=10)
+    with pytest.raises(PagerDutyFailure, match=r"GET /incidents: HTTP 429"):
+        collector(fake, max_retries=2).collect(WINDOW)
+    assert fake.request_counts()["GET /incidents"] == 3
+
+
+@pytest.mark.parametrize("fault", [{"status": 500}, {"status": 503}, {"drop": True}])
+def test_transient_errors_are_retried(fake, fault):
+    world(fake)
+    fake.inject("/log_entries", times=2, **fault)
+    data, status = collector(fake).collect(WINDOW)
+    assert sum(len(i.log_entries) for i in data.incidents) == 5 + 3 + 4 + 2
+    assert status.status == "ok"
+
+
+def test_slow_responses_time_out_and_retry(fake):
+    world(fake)
+    fake.inject("/priorities", delay=1.5, times=1)
+    source = PagerDutySource(base_url=fake.url, ca_bundle=fake.ca_bundle, timeout="1s", max_retries=2)
+    c = PagerDutyCollector(source, service_ids=["PS1", "PS2"], token="test-token", now=lambda: COLLECTED,
+                           sleep=_no_sleep, requests_per_minute=0)
+    data, _ = c.collect(WINDOW)
+    assert len(data.priorities) == 3
+
+
+def test_wrong_and_missing_token(fake):
+    world(fake)
+    with pytest.raises(PagerDutyFailure) as info:
+        collector(fake, token="u+wrong-secret-token").collect(WINDOW)
+    assert "was rejected (401" in str(info.value) and "wrong-secret" not in str(info.value)
+    source = PagerDutySource(base_url=fake.url, token_env="PD_TOKEN_FOR_TEST")
+    with pytest.raises(PagerDutyFailure, match=r"\$PD_TOKEN_FOR_TEST"):
+        PagerDutyCollector(source, service_ids=["PS1"], environ={})
+
+
+def test_window_across_dst_uses_utc_edges(fake):
+    """The fake reads offset-less times in the account zone: the collector must always send UTC."""
+    world(fake)
+    collector(fake).collect(WINDOW)
+    sent = [r for r in fake.requests if r.path == "/incidents"]
+    assert sent and all(q.endswith("Z") for r in sent for q in r.query.getlist("since"))
+    assert WINDOW.duration == timedelta(days=14, hours=1)
+
+
+def test_rate_limiter_paces_requests(fake):
+    world(fake)
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    source = PagerDutySource(base_url=fake.url, ca_bundle=fake.ca_bundle, concurrency=1)
+    c = PagerDutyCollector(source, service_ids=["PS1", "PS2"], token="test-token", now=lambda: COLLECTED,
+                           sleep=sleep, monotonic=lambda: clock[0], requests_per_minute=60)
+    _, status = c.collect(WINDOW)
+    # 60 a minute: one a second, so n requests need n - 1 seconds of waiting
+    assert sum(slept) == pytest.approx(status.requests - 1)
+
+
+def test_window_helper_sanity():
+    assert Window(start=START, end=END).duration == WINDOW.duration
