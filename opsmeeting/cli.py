@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -20,10 +21,11 @@ from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFail
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.models import Snapshot
-from opsmeeting.pipeline import collect, exit_code_for, window_directory
+from opsmeeting.pipeline import exit_code_for
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.runner import Runner
 from opsmeeting.slo_import import load_slos
 from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.window import RotationClock, Window, parse_window
@@ -142,30 +144,41 @@ def _human(delta: object) -> str:
 @CONFIG_OPTION
 @click.option("--window", "window_text", metavar="START/END",
               help="Any past window, ISO-8601; edges without an offset are in the rotation's zone.")
-@click.option("--as-of", "as_of", metavar="TIME", help="Run as if the time were TIME (ISO-8601).")
-@click.option("--provisional", is_flag=True, help="Report on the rotation still in progress (marked as such).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: output.directory of the configuration).")
-@click.option("--no-pdf", is_flag=True, help="Skip the PDF.")
-def run(config_path: Path, window_text: str | None, as_of: str | None, provisional: bool, out_dir: Path | None,
+@click.option("--as-of", "as_of", metavar="TIME", help="Run as if the time were TIME (ISO-8601 with an offset).")
+@click.option("--provisional", is_flag=True,
+              help="Report on the rotation still in progress: marked as such, never emailed, not kept as history.")
+@click.option("--force", is_flag=True, help="Collect, render and email again a window already delivered.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF (and so the email).")
+def run(config_path: Path, window_text: str | None, as_of: str | None, provisional: bool, force: bool,
         no_pdf: bool) -> None:
-    """Collect the last completed rotation (or --window), then write OUT/<window>/ with report.html,
-    report.pdf, scorecards.json, scorecards.csv and snapshot/.
+    """Collect the last completed rotation (or --window), render it and email it, exactly once.
 
-    Exit 0 when every source answered, 3 when a source failed or answered in part (the report is
-    still written, with a data-quality banner), 2 for bad configuration or options.
+    Writes OUTPUT/<window>/ with report.html, report.pdf, scorecards.json, scorecards.csv and
+    snapshot/, and OUTPUT/index.html, the archive of every rotation. A window already delivered is
+    skipped unless --force; a crashed run resumes from its snapshot; a failed email is retried by the
+    next run. Exit codes: 0 delivered, 3 delivered with a data-quality banner (a source failed),
+    4 written but not emailed, 5 another run holds this window, 2 bad configuration, 1 failure.
     """
     config = load_config(config_path)
     now = parse_moment(as_of) if as_of else datetime.now(UTC)
     window = choose_window(config, now, window_text, provisional)
-    click.echo(f"window: {window.label()}{' (provisional)' if window.provisional else ''}", err=True)
-    collected = collect(config, window, now=lambda: now if as_of else datetime.now(UTC),
-                        on_step=lambda line: click.echo(line, err=True))
-    target = window_directory(out_dir or config.output.directory, window)
-    write_snapshot(collected.snapshot, target / "snapshot")
-    files = make_report(collected.snapshot, target, pdf=not no_pdf, templates_dir=config.output.templates_dir)
-    print_files(files)
-    sys.exit(exit_code_for(collected.snapshot))
+    log = step_logger()
+    log(f"window {window.label()}{' (provisional)' if window.provisional else ''}")
+    runner = Runner(config, now=(lambda: now) if as_of else (lambda: datetime.now(UTC)), log=log, pdf=not no_pdf)
+    result = runner.run(window, force=force)
+    if result.files:
+        print_files(result.files)
+    log(result.message)
+    sys.exit(result.exit_code)
+
+
+def step_logger() -> Callable[[str], None]:
+    """One line per step on stderr, with a UTC timestamp (readable in cron mail and journald)."""
+
+    def log(line: str) -> None:
+        click.echo(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} opsmeeting: {line}", err=True)
+
+    return log
 
 
 def parse_moment(text: str) -> datetime:

@@ -49,3 +49,17 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Remove temporary files and folders a killed writer left in ``directory`` (``.*.tmp``, ``.*.old-*``)."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in [*directory.glob(".*.tmp"), *directory.glob(".*.old-*")]:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

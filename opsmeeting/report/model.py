@@ -143,12 +143,33 @@ class PriorityScore(Card):
     reasons: list[PriorityReason]
 
 
+class ServiceTrend(Card):
+    """This service over the last rotations in the store, oldest first, ending with this window."""
+
+    windows: list[str]  # local start date of each rotation
+    incidents_total: list[int | None]
+    error_budget_consumed: dict[str, list[float | None]]  # per SLO name
+    previous_rank: int | None = None
+    previous_incidents_total: int | None = None
+    previous_error_budget_consumed: dict[str, float | None] = Field(default_factory=dict)
+
+
 class ServiceScorecard(Card):
     service: str
     team: str
     incidents: IncidentMetrics
     slos: list[SloScorecard] = Field(default_factory=list)
     priority: PriorityScore | None = None
+    trend: ServiceTrend | None = None
+
+
+class History(Card):
+    """What the store knows of earlier rotations, as aggregation needs it (no SQLite here)."""
+
+    windows: list[str] = Field(default_factory=list)  # local start dates, oldest first
+    previous_overall: IncidentMetrics | None = None
+    services: dict[str, list[dict[str, Any] | None]] = Field(default_factory=dict)  # per window, oldest first
+    problems_seen: dict[str, int] = Field(default_factory=dict)  # "service\x1fkey" -> rotations seen in
 
 
 class TeamScorecard(Card):
@@ -184,6 +205,7 @@ class Problem(Card):
     resolved_without_ack: int
     short: int  # resolved faster than the configured short-incident time: likely noise
     incident_numbers: list[int]
+    previous_rotations: int | None = None  # in how many of the stored earlier rotations it appeared
 
 
 class DayIncidents(Card):
@@ -217,6 +239,8 @@ class Scorecards(Card):
     major_incidents: list[MajorIncident] = Field(default_factory=list)
     incidents_by_day: list[DayIncidents] = Field(default_factory=list)
     interruption_heatmap: list[list[int]] | None = None  # [weekday 0=Mon][local hour], responders' zones
+    previous_overall: IncidentMetrics | None = None  # the previous rotation, when the store has it
+    history_windows: int = 0  # how many earlier rotations the trends cover
 
     def to_json_dict(self) -> dict[str, Any]:
         """The scorecards.json document (METRICS.md): times ISO-8601 UTC with a Z."""

@@ -16,6 +16,7 @@ from opsmeeting.models import Snapshot
 from opsmeeting.report.model import (
     INCIDENT_KEYS,
     DayIncidents,
+    History,
     IncidentMetrics,
     MajorIncident,
     OverallScorecard,
@@ -23,6 +24,7 @@ from opsmeeting.report.model import (
     ResponderScorecard,
     Scorecards,
     ServiceScorecard,
+    ServiceTrend,
     TeamScorecard,
 )
 from opsmeeting.report.priority import rank_services
@@ -254,8 +256,11 @@ def _on_call_hours(snapshot: Snapshot) -> pd.Series:
     return pd.Series(hours, dtype="float64")
 
 
-def build_scorecards(snapshot: Snapshot, *, generated_at: datetime | None = None) -> Scorecards:
-    """The whole aggregation stage. Weights and thresholds come from the snapshot's setup."""
+def build_scorecards(
+    snapshot: Snapshot, *, history: History | None = None, generated_at: datetime | None = None
+) -> Scorecards:
+    """The whole aggregation stage. Weights and thresholds come from the snapshot's setup;
+    ``history`` (from the store) adds trends, deltas and problems seen before."""
     setup = snapshot.setup
     short_incident_seconds = setup.short_incident_seconds
     services = [s.name for s in setup.services]
@@ -299,6 +304,14 @@ def build_scorecards(snapshot: Snapshot, *, generated_at: datetime | None = None
         for name, svc in zip(services, setup.services, strict=True)
     ]
     service_cards = rank_services(service_cards, problems, setup.priority_weights)
+    if history is not None and history.windows:
+        service_cards = [with_trend(card, history, snapshot) for card in service_cards]
+        problems = [
+            p.model_copy(update={"previous_rotations": history.problems_seen.get(f"{p.service}\x1f{p.key}", 0)})
+            for p in problems
+        ]
+        extras["previous_overall"] = history.previous_overall
+        extras["history_windows"] = len(history.windows)
     team_cards = [TeamScorecard(team=t.name, incidents=incidents_of("team", t.name)) for t in setup.teams]
     return Scorecards(
         window=snapshot.window,
@@ -375,3 +388,30 @@ def interruption_heatmap(intr: pd.DataFrame) -> list[list[int]]:
     if len(intr):
         np.add.at(grid, (intr["local_weekday"].to_numpy(), intr["local_hour"].to_numpy()), 1)
     return grid.tolist()
+
+
+def with_trend(card: ServiceScorecard, history: History, snapshot: Snapshot) -> ServiceScorecard:
+    """Attach this service's values over the stored rotations, ending with this window."""
+    past = history.services.get(card.service, [None] * len(history.windows))
+    slo_names = [slo.name for slo in card.slos]
+
+    def consumed(entry: dict | None, name: str) -> float | None:
+        for slo in (entry or {}).get("slos", []):
+            if slo.get("name") == name:
+                return slo.get("error_budget_consumed")  # type: ignore[no-any-return]
+        return None
+
+    previous = past[-1] if past else None
+    return card.model_copy(update={"trend": ServiceTrend(
+        windows=[*history.windows, snapshot.window.local_start.strftime("%Y-%m-%d")],
+        incidents_total=[(e or {}).get("incidents", {}).get("incidents_total") for e in past]
+        + [card.incidents.incidents_total],
+        error_budget_consumed={
+            name: [consumed(e, name) for e in past] + [next(s.error_budget_consumed for s in card.slos
+                                                            if s.name == name)]
+            for name in slo_names
+        },
+        previous_rank=((previous or {}).get("priority") or {}).get("rank"),
+        previous_incidents_total=(previous or {}).get("incidents", {}).get("incidents_total"),
+        previous_error_budget_consumed={name: consumed(previous, name) for name in slo_names},
+    )})

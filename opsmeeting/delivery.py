@@ -1,0 +1,110 @@
+"""Email delivery: a short multipart summary with the PDF pre-read attached, over SMTP.
+
+STARTTLS, SSL or plain; credentials from environment variables; a timeout on every call. The
+mailer is passed in (``send``) so tests use a real SMTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from opsmeeting.config import Email
+from opsmeeting.errors import OpsMeetingError
+from opsmeeting.report.model import Scorecards
+from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_pct, fmt_sli
+
+
+class DeliveryError(OpsMeetingError):
+    pass
+
+
+def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> list[str]:
+    o = cards.overall.incidents
+    lines = [f"Window: {cards.window.label()}" + (" (provisional)" if cards.window.provisional else ""), ""]
+    if o.known:
+        lines += [
+            f"Incidents: {o.incidents_total} ({o.incidents_high_urgency} high urgency, {o.incidents_major} major, "
+            f"{o.incidents_open} still open)",
+            f"Time to acknowledge (median): {fmt_duration(o.mtta_p50_s)}; to resolve (median): "
+            f"{fmt_duration(o.mttr_p50_s)}",
+            f"Interruptions: {o.interruptions} ({o.interruptions_sleep} in sleep hours)",
+        ]
+    else:
+        lines.append("Incidents: unknown (PagerDuty could not be read)")
+    ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)[:3]
+    lines += ["", "Top priorities:"]
+    for card in ranked:
+        assert card.priority is not None
+        reasons = ", ".join(f"{r.component.replace('_', ' ')} {r.value:g}" for r in card.priority.reasons
+                            if r.contribution > 0)[:160]
+        lines.append(f"  {card.priority.rank}. {card.service} (score {card.priority.score:.1f}): {reasons or '-'}")
+    missed = [(c.service, s) for c in cards.services for s in c.slos if s.met is False]
+    lines += ["", f"SLOs missed: {len(missed)}"]
+    for service, slo in missed[:10]:
+        lines.append(f"  {service} {slo.name}: {fmt_sli(slo.sli)} against {fmt_pct(slo.objective, 2)}, "
+                     f"budget consumed {fmt_pct(slo.error_budget_consumed, 0)}")
+    if warnings:
+        lines += ["", "Data quality:"] + [f"  - {w}" for w in warnings]
+    if link:
+        lines += ["", f"The projected page: {link}"]
+    lines += ["", "The PDF pre-read is attached."]
+    return lines
+
+
+def build_message(config: Email, cards: Scorecards, pdf: Path, *, link: str | None, title: str,
+                  warnings: list[str] | None = None) -> EmailMessage:
+    warnings = warnings if warnings is not None else []
+    message = EmailMessage()
+    window_text = cards.window.label()
+    message["Subject"] = config.subject.format(window=window_text) + (" (provisional)" if cards.window.provisional
+                                                                        else "")
+    message["From"] = config.sender
+    message["To"] = ", ".join(config.recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=config.sender.split("@", 1)[1])
+    lines = summary_lines(cards, warnings, link)
+    message.set_content("\n".join([title, "", *lines]) + "\n")
+    html = environment().get_template("email.html.j2").render(title=title, lines=lines, link=link)
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf",
+                           filename=f"ops-meeting-{cards.window.slug}.pdf")
+    return message
+
+
+def send(config: Email, message: EmailMessage, environ: Mapping[str, str],
+         connect: Callable[..., smtplib.SMTP] | None = None) -> None:
+    """Send ``message``; raise DeliveryError with a one-line reason (never the password)."""
+    username = password = None
+    if config.username_env:
+        username = environ.get(config.username_env)
+        password = environ.get(config.password_env or "")
+        if not username or not password:
+            missing = config.username_env if not username else config.password_env
+            raise DeliveryError(f"email: the environment variable ${missing} is not set")
+    timeout = config.timeout.total_seconds()
+    try:
+        if config.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=timeout,
+                                                  context=ssl.create_default_context())
+        else:
+            smtp = (connect or smtplib.SMTP)(config.smtp_host, config.smtp_port, timeout=timeout)
+        with smtp:
+            if config.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if username and password:
+                smtp.login(username, password)
+            refused = smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = exc.smtp_error.decode(errors="replace") if isinstance(exc, smtplib.SMTPResponseException) else exc
+        raise DeliveryError(f"email via {config.smtp_host}:{config.smtp_port} failed: {reason}") from None
+    if refused:
+        raise DeliveryError(f"email: refused for {', '.join(sorted(refused))}")
+
+
+def warnings_for(snapshot: object, cards: Scorecards) -> list[str]:
+    return [w.text for w in data_quality(snapshot, cards)]  # type: ignore[arg-type]

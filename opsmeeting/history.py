@@ -1,0 +1,28 @@
+"""Trends across rotations: what the store remembers, shaped for aggregation."""
+
+from __future__ import annotations
+
+from opsmeeting.report.model import History, IncidentMetrics
+from opsmeeting.store import Store
+from opsmeeting.window import Window
+
+KEY_SEP = "\x1f"
+
+
+def load_history(store: Store, window: Window, rotations: int = 6) -> History:
+    """The last ``rotations`` windows that ended at or before ``window`` started."""
+    past = store.windows_before(window.start, rotations)
+    keys = [w.key for w in past]
+    cards = store.service_scorecards(keys)
+    names = sorted({name for per in cards.values() for name in per})
+    services = {name: [cards[k].get(name) for k in keys] for name in names}
+    previous = None
+    if past and past[-1].end == window.start:
+        previous = IncidentMetrics.model_validate(past[-1].overall["incidents"])
+    seen = store.problems_seen(keys)
+    return History(
+        windows=[w.start.astimezone(window.tz).strftime("%Y-%m-%d") for w in past],
+        previous_overall=previous,
+        services=services,
+        problems_seen={f"{service}{KEY_SEP}{key}": n for (service, key), n in seen.items()},
+    )

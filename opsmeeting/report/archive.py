@@ -1,0 +1,68 @@
+"""The archive page ``<out>/index.html``: every rotation with its headline numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from opsmeeting.fsutil import atomic_write_text
+from opsmeeting.report.render import environment
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    folder: str
+    label: str
+    provisional: bool
+    incidents: int | None
+    major: int | None
+    mtta_p50_s: float | None
+    sleep_interruptions: int | None
+    slos_missed: int
+    top_service: str | None
+    degraded: list[str]
+    has_pdf: bool
+
+
+def _entry(folder: Path, data: dict[str, Any]) -> ArchiveEntry:
+    window = data["window"]
+    tz = ZoneInfo(window["timezone"])
+    start = datetime.fromisoformat(window["start"].replace("Z", "+00:00")).astimezone(tz)
+    end = datetime.fromisoformat(window["end"].replace("Z", "+00:00")).astimezone(tz)
+    incidents = data["overall"]["incidents"]
+    ranked = sorted(data["services"], key=lambda s: (s.get("priority") or {}).get("rank") or 10**9)
+    return ArchiveEntry(
+        folder=folder.name,
+        label=f"{start:%a %-d %b %Y} → {end:%a %-d %b %Y}",
+        provisional=bool(window.get("provisional")),
+        incidents=incidents.get("incidents_total"),
+        major=incidents.get("incidents_major"),
+        mtta_p50_s=incidents.get("mtta_p50_s"),
+        sleep_interruptions=incidents.get("interruptions_sleep"),
+        slos_missed=sum(1 for s in data["services"] for slo in s.get("slos", []) if slo.get("met") is False),
+        top_service=ranked[0]["service"] if ranked else None,
+        degraded=sorted(name for name, src in data.get("sources", {}).items() if src.get("status") != "ok"),
+        has_pdf=(folder / "report.pdf").is_file(),
+    )
+
+
+def archive_entries(out: Path) -> list[ArchiveEntry]:
+    entries = []
+    for path in sorted(out.glob("*/scorecards.json")):
+        try:
+            entries.append(_entry(path.parent, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError):
+            continue  # a foreign folder: not ours to list
+    return sorted(entries, key=lambda e: e.folder, reverse=True)
+
+
+def write_index(out: Path, *, title: str) -> Path:
+    entries = archive_entries(out)
+    html = environment().get_template("index.html.j2").render(title=title, entries=entries)
+    path = out / "index.html"
+    atomic_write_text(path, html)
+    return path

@@ -1,0 +1,271 @@
+"""The state store: one SQLite file (standard library) for everything kept between runs.
+
+- ``windows`` and ``service_scorecards``: one record per completed window, every service's
+  scorecard as JSON (trends over the last rotations, deltas against the previous one);
+- ``problems``: recurring problems per window (was this problem seen in earlier rotations?);
+- ``runs``: the run ledger that makes cron runs exactly-once;
+- ``wheel``: the Ops Wheel's state; ``items``: action items and the parking lot.
+
+The schema is versioned (``PRAGMA user_version``) and migrated forward in one transaction,
+after a backup copy of the file, so earlier history is never lost. WAL mode and a busy timeout
+make it safe for two processes at once. A corrupt file gives a clear error and is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opsmeeting.errors import StoreError
+from opsmeeting.window import Window
+
+MIGRATIONS: tuple[str, ...] = (
+    # v1
+    """
+    CREATE TABLE windows (
+        window_key TEXT PRIMARY KEY, start TEXT NOT NULL, end TEXT NOT NULL, timezone TEXT NOT NULL,
+        generated_at TEXT NOT NULL, overall_json TEXT NOT NULL
+    );
+    CREATE TABLE service_scorecards (
+        window_key TEXT NOT NULL REFERENCES windows(window_key) ON DELETE CASCADE,
+        service TEXT NOT NULL, team TEXT NOT NULL, scorecard_json TEXT NOT NULL,
+        PRIMARY KEY (window_key, service)
+    );
+    CREATE TABLE problems (
+        window_key TEXT NOT NULL REFERENCES windows(window_key) ON DELETE CASCADE,
+        service TEXT NOT NULL, key TEXT NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (window_key, service, key)
+    );
+    CREATE TABLE runs (
+        window_key TEXT PRIMARY KEY, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT, updated_at TEXT NOT NULL, delivered_at TEXT, error TEXT, directory TEXT
+    );
+    CREATE TABLE wheel (id INTEGER PRIMARY KEY CHECK (id = 1), state_json TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL CHECK (kind IN ('action', 'parking_lot')),
+        team TEXT NOT NULL, owner TEXT, due TEXT, text TEXT NOT NULL, link TEXT,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+        raised_by_team TEXT, while_listening_to TEXT,
+        created_at TEXT NOT NULL, closed_at TEXT
+    );
+    CREATE INDEX windows_by_end ON windows(end);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def window_key(window: Window) -> str:
+    return f"{_iso(window.start)}/{_iso(window.end)}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class StoredWindow:
+    key: str
+    start: datetime
+    end: datetime
+    overall: dict[str, Any]
+
+
+class Store:
+    """Open with ``Store.open(path)``; use as a context manager to close it."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Store:
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise StoreError(f"{path}: no state store here (state.path); `opsmeeting run` creates it")
+            if not path.parent.is_dir():
+                raise StoreError(f"{path}: the folder {path.parent} does not exist (state.path)")
+        try:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA busy_timeout = 30000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a readable opsmeeting store ({exc}); it was left untouched") from None
+        store = cls(db, path)
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(f"{path}: schema version {version} is newer than this opsmeeting ({SCHEMA_VERSION}); "
+                             "upgrade opsmeeting")
+        if version < SCHEMA_VERSION:
+            store._migrate(version)
+        return store
+
+    def _migrate(self, version: int) -> None:
+        if version > 0:
+            backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+            with sqlite3.connect(backup) as target:
+                self.db.backup(target)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: migration to schema {SCHEMA_VERSION} failed ({exc}); "
+                             "nothing was changed") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- history -----------------------------------------------------------------------------
+
+    def record_window(self, scorecards: dict[str, Any]) -> None:
+        """Store one window's scorecards (the scorecards.json document); writing it twice is a no-op
+        beyond replacing the same rows."""
+        window = scorecards["window"]
+        key = f"{window['start']}/{window['end']}"
+        with self.transaction() as db:
+            db.execute("DELETE FROM windows WHERE window_key = ?", (key,))
+            db.execute(
+                "INSERT INTO windows VALUES (?, ?, ?, ?, ?, ?)",
+                (key, window["start"], window["end"], window["timezone"], scorecards["generated_at"],
+                 json.dumps(scorecards["overall"], sort_keys=True)),
+            )
+            db.executemany(
+                "INSERT INTO service_scorecards VALUES (?, ?, ?, ?)",
+                [(key, s["service"], s["team"], json.dumps(s, sort_keys=True)) for s in scorecards["services"]],
+            )
+            db.executemany(
+                "INSERT INTO problems VALUES (?, ?, ?, ?)",
+                [(key, p["service"], p["key"], p["count"]) for p in scorecards.get("problems", [])],
+            )
+
+    def windows_before(self, start: datetime, limit: int) -> list[StoredWindow]:
+        """The ``limit`` most recent stored windows that ended at or before ``start``, oldest first."""
+        rows = self.db.execute(
+            "SELECT window_key, start, end, overall_json FROM windows WHERE end <= ? ORDER BY end DESC LIMIT ?",
+            (_iso(start), limit),
+        ).fetchall()
+        return [
+            StoredWindow(key=r[0], start=_parse(r[1]), end=_parse(r[2]), overall=json.loads(r[3]))
+            for r in reversed(rows)
+        ]
+
+    def service_scorecards(self, keys: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """window_key → service → scorecard, for the given windows."""
+        out: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in keys}
+        if not keys:
+            return out
+        marks = ",".join("?" * len(keys))
+        for key, service, data in self.db.execute(
+            f"SELECT window_key, service, scorecard_json FROM service_scorecards WHERE window_key IN ({marks})", keys
+        ):
+            out[key][service] = json.loads(data)
+        return out
+
+    def problems_seen(self, keys: list[str]) -> dict[tuple[str, str], int]:
+        """(service, problem key) → in how many of the given windows it appeared."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT service, key, COUNT(*) FROM problems WHERE window_key IN ({marks}) GROUP BY service, key", keys
+        ).fetchall()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    # --- key/value blobs (the wheel) -----------------------------------------------------------
+
+    def load_wheel(self) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state_json FROM wheel WHERE id = 1").fetchone()
+        return None if row is None else json.loads(row[0])  # type: ignore[no-any-return]
+
+    def save_wheel(self, state: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO wheel VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "state_json = excluded.state_json, updated_at = excluded.updated_at",
+                (json.dumps(state, sort_keys=True), _now()),
+            )
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    key: str
+    state: str  # collected | rendered | send_failed | delivered
+    attempts: int
+    delivered_at: str | None
+    error: str | None
+    directory: str | None
+
+
+class Ledger:
+    """The run ledger: which window was collected, rendered, delivered (emailed) — exactly once."""
+
+    def __init__(self, store: Store) -> None:
+        self.db = store.db
+        self.store = store
+
+    def get(self, key: str) -> RunRecord | None:
+        row = self.db.execute(
+            "SELECT window_key, state, attempts, delivered_at, error, directory FROM runs WHERE window_key = ?", (key,)
+        ).fetchone()
+        return None if row is None else RunRecord(*row)
+
+    def mark(self, key: str, state: str, *, directory: str | None = None, error: str | None = None,
+             attempt: bool = False) -> None:
+        now = _now()
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO runs (window_key, state, attempts, started_at, updated_at, directory, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(window_key) DO UPDATE SET state = excluded.state, "
+                "attempts = runs.attempts + ?, updated_at = excluded.updated_at, "
+                "directory = COALESCE(excluded.directory, runs.directory), error = excluded.error, "
+                "delivered_at = CASE WHEN excluded.state = 'delivered' THEN excluded.updated_at "
+                "ELSE runs.delivered_at END",
+                (key, state, int(attempt), now, now, directory, error, int(attempt)),
+            )
+
+    def pending_delivery(self) -> list[RunRecord]:
+        """Windows whose report was made but whose email failed: the next run retries them."""
+        rows = self.db.execute(
+            "SELECT window_key, state, attempts, delivered_at, error, directory FROM runs "
+            "WHERE state = 'send_failed' ORDER BY window_key"
+        ).fetchall()
+        return [RunRecord(*r) for r in rows]
