@@ -1,0 +1,152 @@
+"""The SQLite store: versioned schema, migrations with a backup, corrupt files, two writers, history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+import opsmeeting.store as store_module
+from opsmeeting.errors import StoreError
+from opsmeeting.history import load_history
+from opsmeeting.report.output import scorecards_json
+from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.store import SCHEMA_VERSION, Ledger, Store
+from opsmeeting.window import RotationClock
+from tests.builders import at, incident, snapshot
+
+CLOCK = RotationClock(datetime(2026, 1, 12, 9), timedelta(days=14), "Europe/Lisbon")
+
+
+def scorecards_for(k: int, n_incidents: int) -> dict:
+    window = CLOCK.window(k)
+    snap = snapshot([incident(i + 1, window.start + (window.end - window.start) * (i + 1) / (n_incidents + 2),
+                              title="Disk 91% full on web-1.prod")
+                     for i in range(n_incidents)])
+    snap = snap.model_copy(update={"window": window})
+    return json.loads(scorecards_json(build_scorecards(snap)))
+
+
+def test_created_versioned_and_reopened(tmp_path):
+    path = tmp_path / "state.sqlite"
+    with Store.open(path) as store:
+        store.record_window(scorecards_for(18, 2))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with Store.open(path, create=False) as store:
+        assert [w.key for w in store.windows_before(CLOCK.boundary(30), 10)] == [
+            "2026-09-21T08:00:00Z/2026-10-05T08:00:00Z"]
+
+
+def test_recording_a_window_twice_is_idempotent(tmp_path):
+    with Store.open(tmp_path / "s.sqlite") as store:
+        data = scorecards_for(18, 3)
+        store.record_window(data)
+        first = store.db.execute("SELECT COUNT(*) FROM service_scorecards").fetchone()
+        store.record_window(data)
+        assert store.db.execute("SELECT COUNT(*) FROM service_scorecards").fetchone() == first
+        assert store.db.execute("SELECT COUNT(*) FROM windows").fetchone() == (1,)
+
+
+def test_missing_and_corrupt_stores(tmp_path):
+    with pytest.raises(StoreError, match="no state store here"):
+        Store.open(tmp_path / "absent.sqlite", create=False)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "no" / "such" / "dir.sqlite")
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"this is not a database, but someone's history" * 100)
+    before = corrupt.read_bytes()
+    with pytest.raises(StoreError, match="not a readable opsmeeting store"):
+        Store.open(corrupt)
+    assert corrupt.read_bytes() == before  # never overwritten
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this opsmeeting"):
+        Store.open(path)
+
+
+def test_migration_keeps_history_and_a_backup(tmp_path, monkeypatch):
+    path = tmp_path / "s.sqlite"
+    with Store.open(path) as store:
+        store.record_window(scorecards_for(18, 2))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, "CREATE TABLE extra (x INTEGER)"))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with Store.open(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert store.db.execute("SELECT COUNT(*) FROM windows").fetchone() == (1,)
+    backup = tmp_path / f"s.sqlite.v{SCHEMA_VERSION}.bak"
+    assert sqlite3.connect(backup).execute("SELECT COUNT(*) FROM windows").fetchone() == (1,)
+
+
+def test_a_failed_migration_changes_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "s.sqlite"
+    with Store.open(path) as store:
+        store.record_window(scorecards_for(18, 2))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*store_module.MIGRATIONS, "CREATE TABLE windows (x)"))
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match=r"migration .* failed"):
+        Store.open(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+WRITER = """
+import sys
+from opsmeeting.store import Store, Ledger
+with Store.open(sys.argv[1]) as store:
+    ledger = Ledger(store)
+    for i in range(40):
+        ledger.mark(f"{sys.argv[2]}-{i}", "collected", attempt=True)
+        ledger.mark(f"{sys.argv[2]}-{i}", "delivered")
+"""
+
+
+def test_two_processes_write_at_once(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store.open(path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name], stderr=subprocess.PIPE)
+             for name in ("a", "b")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    with Store.open(path) as store:
+        rows = store.db.execute("SELECT COUNT(*), SUM(state = 'delivered'), SUM(attempts) FROM runs").fetchone()
+    assert rows == (80, 80, 80)
+
+
+def test_ledger_states(tmp_path):
+    with Store.open(tmp_path / "s.sqlite") as store:
+        ledger = Ledger(store)
+        ledger.mark("w", "collected", directory="/out/w", attempt=True)
+        ledger.mark("w", "send_failed", error="smtp down")
+        assert [r.key for r in ledger.pending_delivery()] == ["w"]
+        ledger.mark("w", "delivered")
+        record = ledger.get("w")
+        assert record.state == "delivered" and record.delivered_at and record.directory == "/out/w"
+        assert record.attempts == 1 and ledger.pending_delivery() == []
+
+
+def test_trends_and_deltas_from_history(tmp_path):
+    with Store.open(tmp_path / "s.sqlite") as store:
+        for k, n in ((17, 1), (18, 4), (19, 2)):
+            store.record_window(scorecards_for(k, n))
+        window = CLOCK.window(20)
+        history = load_history(store, window, rotations=2)
+    assert history.windows == ["2026-09-21", "2026-10-05"]
+    assert history.previous_overall is not None and history.previous_overall.incidents_total == 2
+    snap = snapshot([incident(1, at(hours=5), title="Disk 97% full on web-7.prod")]).model_copy(
+        update={"window": window})
+    cards = build_scorecards(snap, history=history)
+    checkout = next(c for c in cards.services if c.service == "checkout")
+    assert checkout.trend.incidents_total == [4, 2, 1]
+    assert checkout.trend.previous_incidents_total == 2 and checkout.trend.previous_rank == 1
+    assert cards.previous_overall.incidents_total == 2 and cards.history_windows == 2
+    assert cards.problems[0].previous_rotations == 2  # the same disk problem, seen in both stored rotations
+
