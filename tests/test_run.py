@@ -267,3 +267,22 @@ def test_last_completed_rotation_across_dst(tmp_path, prometheus, pagerduty, cap
     scorecards = json.loads((tmp_path / "reports" / "2026-10-19_2026-11-02" / "scorecards.json").read_text())
     assert scorecards["window"]["start"] == "2026-10-19T08:00:00Z"
     assert scorecards["window"]["end"] == "2026-11-02T09:00:00Z"
+
+
+def test_the_second_rotation_shows_changes(tmp_path, prometheus, pagerduty, capsys, monkeypatch):
+    monkeypatch.setenv("OPSMEETING_TEST_PD_TOKEN", "test-token")
+    config = write_config(tmp_path, prometheus, pagerduty)
+    code, _, err = run(["run", "--config", config, "--window", "2026-10-05T08:00Z/2026-10-19T08:00Z", "--no-pdf"],
+                       capsys)
+    assert code == 0, err
+    code, _, err = run(["run", "--config", config, "--window", WINDOW_ARG, "--no-pdf"], capsys)
+    assert code == 0, err
+    report = tmp_path / "reports" / "2026-10-19_2026-11-02"
+    html = (report / "report.html").read_text()
+    assert "+2 vs previous rotation" in html  # 0 incidents in the first window, 2 in the second
+    assert "Budget consumed, last 2 rotations" in html
+    data = json.loads((report / "scorecards.json").read_text())
+    payments = next(s for s in data["services"] if s["service"] == "payments")
+    assert payments["trend"]["incidents_total"] == [0, 2]
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert index.index("2026-10-19_2026-11-02") < index.index("2026-10-05_2026-10-19")  # newest first

@@ -109,6 +109,7 @@ class ReportContext:
     silent_burn: list[SloScorecard]
     latency: list[SloScorecard]
     sparklines: dict[tuple[str, str], str] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
 
     def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
@@ -137,6 +138,33 @@ def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
     return warnings
 
 
+def changes_since_last(cards: Scorecards) -> list[str]:
+    """Plain sentences: rank moves of two or more, budgets that changed state, incident swings."""
+    lines = []
+    for card in sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0):
+        trend, priority = card.trend, card.priority
+        if trend is None or priority is None:
+            continue
+        if trend.previous_rank and abs(trend.previous_rank - priority.rank) >= 2:
+            way = "up" if trend.previous_rank > priority.rank else "down"
+            lines.append(f"{card.service} moved {way} from rank {trend.previous_rank} to {priority.rank}.")
+        for slo in card.slos:
+            before = trend.previous_error_budget_consumed.get(slo.name)
+            now = slo.error_budget_consumed
+            if before is None or now is None:
+                continue
+            if before <= 1 < now:
+                lines.append(f"{card.service} {slo.name} overspent its budget ({fmt_pct(now, 0)}; "
+                             f"{fmt_pct(before, 0)} last rotation).")
+            elif now <= 1 < before:
+                lines.append(f"{card.service} {slo.name} is back within budget ({fmt_pct(now, 0)}; "
+                             f"{fmt_pct(before, 0)} last rotation).")
+        was, is_ = trend.previous_incidents_total, card.incidents.incidents_total
+        if was is not None and is_ is not None and abs(is_ - was) >= max(5, was // 2):
+            lines.append(f"{card.service}: {is_} incidents, {fmt_signed(is_ - was)} since the last rotation.")
+    return lines
+
+
 def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart]) -> ReportContext:
     setup = snapshot.setup
     tz = snapshot.window.timezone
@@ -159,13 +187,13 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
     )[:6]
     latency = [slo for c in cards.services for slo in c.slos if slo.quantiles]
-    sparklines = {
-        (slo.service, slo.name): sparkline_points(
-            [None if not d.total else d.good / d.total for d in slo.daily]  # type: ignore[operator]
-        )
-        for c in cards.services
-        for slo in c.slos
-    }
+    sparklines = {}
+    for card in cards.services:
+        for slo in card.slos:
+            series = card.trend.error_budget_consumed.get(slo.name) if card.trend else None
+            if not series or sum(v is not None for v in series) < 2:
+                series = [None if not d.total or d.good is None else d.good / d.total for d in slo.daily]
+            sparklines[(slo.service, slo.name)] = sparkline_points(series)
     generated = cards.generated_at.astimezone(ZoneInfo(tz))
     return ReportContext(
         title=setup.title,
@@ -184,6 +212,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         silent_burn=silent,
         latency=latency,
         sparklines=sparklines,
+        changes=changes_since_last(cards),
         page_size=setup.page_size,
     )
 
