@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from opsmeeting import __version__
+from opsmeeting.cli_loop import item, notes
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
@@ -241,6 +242,10 @@ def print_files(files: ReportFiles) -> None:
         click.echo(f"report.pdf       {files.pdf.resolve()}")
     click.echo(f"scorecards.json  {files.json.resolve()}")
     click.echo(f"scorecards.csv   {files.csv.resolve()}")
+
+
+cli.add_command(item)
+cli.add_command(notes)
 
 
 def main(argv: list[str] | None = None) -> None:

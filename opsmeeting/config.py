@@ -245,6 +245,10 @@ class Output(Strict):
     title: str = "Ops Meeting"
 
 
+class Notes(Strict):
+    directory: Path = Field(description="Teams' on-call notes: <directory>/<window folder>/<team>.md")
+
+
 class State(Strict):
     path: Path = Path("opsmeeting.sqlite")
 
@@ -280,6 +284,7 @@ class Config(Strict):
     state: State = Field(default_factory=State)
     email: Email | None = None
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
+    notes: Notes | None = None
 
     def team_of(self, service: str) -> str:
         for svc in self.services:
@@ -389,6 +394,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             }
         ),
         "state": config.state.model_copy(update={"path": fix(config.state.path)}),
+        "notes": config.notes.model_copy(update={"directory": fix(config.notes.directory)}) if config.notes else None,
         "slo_imports": [imp.model_copy(update={"path": fix(imp.path)}) for imp in config.slo_imports],
     }
     sources = config.sources

@@ -28,6 +28,8 @@ from opsmeeting.delivery import DeliveryError, build_message, send, warnings_for
 from opsmeeting.errors import ExitCode, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.history import load_history
+from opsmeeting.items import ItemBook
+from opsmeeting.notes import read_notes
 from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.archive import write_index
 from opsmeeting.report.output import ReportFiles, scorecards_json, write_report
@@ -111,6 +113,11 @@ class Runner:
             ledger.mark(key, "collected", directory=str(target), attempt=True)
         history = None if window.provisional else load_history(store, window)
         cards = build_scorecards(snapshot, history=history)
+        cards = cards.model_copy(update={
+            "items": ItemBook(store).view(since=window.start, now=self.now()),
+            "notes": read_notes(self.config.notes.directory if self.config.notes else None, window,
+                                [t.name for t in self.config.teams]),
+        })
         rendered = render_report(snapshot, cards, templates_dir=self.config.output.templates_dir, pdf=self.pdf)
         files = write_report(target, cards, rendered)
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import nh3
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -25,6 +26,7 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from opsmeeting.models import Setup, Snapshot
 from opsmeeting.report.charts import Chart, render_charts, sparkline_points
@@ -81,6 +83,16 @@ def fmt_signed(value: float | None, kind: str = "num") -> str:
     magnitude = abs(value)
     text = fmt_pct(magnitude, 0) if kind == "pct" else fmt_num(magnitude)
     return f"{sign}{text}"
+
+
+def sanitised_html(html: str | None) -> Markup:
+    """The one filter that returns markup: notes already rendered from Markdown, cleaned again here."""
+    from opsmeeting.notes import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+
+    if not html:
+        return Markup("")
+    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"))
 
 
 @dataclass(frozen=True)
@@ -233,6 +245,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
     )
     env.filters.update(
         pct=fmt_pct, sli=fmt_sli, num=fmt_num, duration=fmt_duration, signed=fmt_signed,
+        sanitised_html=sanitised_html,
     )
     return env
 

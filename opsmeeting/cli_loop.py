@@ -1,0 +1,117 @@
+"""The meeting loop on the command line: action items, the parking lot and teams' on-call notes."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from opsmeeting.config import Config, load_config
+from opsmeeting.errors import InputError
+from opsmeeting.items import ItemBook
+from opsmeeting.notes import note_path
+from opsmeeting.store import Store
+from opsmeeting.window import RotationClock
+
+config_option = click.option(
+    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="OPSMEETING_CONFIG", required=True, help="Configuration file (or $OPSMEETING_CONFIG).",
+)
+
+
+def _team(config: Config, name: str | None, what: str = "--team") -> str | None:
+    if name is None:
+        return None
+    teams = [t.name for t in config.teams]
+    if name not in teams:
+        raise InputError(f"{what} {name!r}: not a configured team ({', '.join(teams)})")
+    return name
+
+
+@click.group("item")
+def item() -> None:
+    """Action items and the parking lot, carried from one pre-read to the next."""
+
+
+@item.command("add")
+@config_option
+@click.option("--kind", type=click.Choice(["action", "parking_lot"]), default="action", show_default=True)
+@click.option("--team", required=True, help="The team that owns the item (or raised the parking-lot topic).")
+@click.option("--owner", help="Who does it.")
+@click.option("--due", type=click.DateTime(formats=["%Y-%m-%d"]), help="Due date, YYYY-MM-DD.")
+@click.option("--link", help="A ticket or document (http or https).")
+@click.option("--while-listening-to", "listening", metavar="TEAM",
+              help="Parking lot: the team that was presenting when the topic came up.")
+@click.argument("text")
+def item_add(config_path: Path, kind: str, team: str, owner: str | None, due: datetime | None, link: str | None,
+             listening: str | None, text: str) -> None:
+    """Record an item; the next pre-read lists it in section 4 until it is done."""
+    config = load_config(config_path)
+    with Store.open(config.state.path) as store:
+        item_id = ItemBook(store).add(kind=kind, team=_team(config, team) or team, text=text, owner=owner,
+                                      due=due.date() if due else None, link=link,
+                                      while_listening_to=_team(config, listening, "--while-listening-to"))
+    click.echo(f"#{item_id} {kind.replace('_', ' ')} for {team}: {text}")
+
+
+@item.command("done")
+@config_option
+@click.argument("item_id", type=int)
+def item_done(config_path: Path, item_id: int) -> None:
+    """Close item ITEM_ID (it shows under "closed since the last meeting" once)."""
+    config = load_config(config_path)
+    with Store.open(config.state.path, create=False) as store:
+        done = ItemBook(store).done(item_id)
+    click.echo(f"#{done.id} done: {done.text}")
+
+
+@item.command("list")
+@config_option
+@click.option("--all", "show_all", is_flag=True, help="Include items already done.")
+@click.option("--team", help="Only this team's items.")
+def item_list(config_path: Path, show_all: bool, team: str | None) -> None:
+    """List open items (with --all, done ones too)."""
+    config = load_config(config_path)
+    with Store.open(config.state.path) as store:
+        items = ItemBook(store).list(status=None if show_all else "open", team=_team(config, team))
+    today = date.today()
+    for i in items:
+        age = (datetime.now(UTC) - i.created_at).days
+        due = f" due {i.due}{' PAST DUE' if i.status == 'open' and i.due < today else ''}" if i.due else ""
+        click.echo(f"#{i.id:<4} {i.status:<4} {i.kind:<11} {i.team:<14} {age:>3} d{due}  {i.text}"
+                   + (f" [{i.owner}]" if i.owner else ""))
+    if not items:
+        click.echo("no items")
+
+
+@click.group("notes")
+def notes() -> None:
+    """Teams' on-call notes (Markdown), shown under each team in the pre-read."""
+
+
+@notes.command("edit")
+@config_option
+@click.argument("team")
+@click.option("--window", "which", type=click.Choice(["current", "last"]), default="current", show_default=True,
+              help="The rotation in progress, or the last completed one.")
+def notes_edit(config_path: Path, team: str, which: str) -> None:
+    """Open TEAM's notes for the rotation in $EDITOR (the file is created if missing)."""
+    config = load_config(config_path)
+    _team(config, team, "TEAM")
+    if config.notes is None:
+        raise InputError("notes.directory is not configured: add `notes: {directory: notes}` to the configuration")
+    rot = config.rotation
+    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    now = datetime.now(UTC)
+    window = clock.current(now) if which == "current" else clock.last_completed(now, rot.grace)
+    path = note_path(config.notes.directory, window, team)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(f"# {team}: on-call notes, {window.label()}\n\n- \n", encoding="utf-8")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    subprocess.run([*shlex.split(editor), str(path)], check=False)
+    click.echo(str(path))

@@ -1,0 +1,94 @@
+"""Action items and the parking lot, kept in the store and carried from one pre-read to the next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from opsmeeting.errors import InputError
+from opsmeeting.report.model import Item, ItemsView
+from opsmeeting.store import Store
+
+KINDS = ("action", "parking_lot")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class ItemBook:
+    store: Store
+
+    def add(self, *, kind: str, team: str, text: str, owner: str | None = None, due: date | None = None,
+            link: str | None = None, while_listening_to: str | None = None, now: datetime | None = None) -> int:
+        if kind not in KINDS:
+            raise InputError(f"kind {kind!r}: use one of {', '.join(KINDS)}")
+        if not text.strip():
+            raise InputError("an item needs a text")
+        if link and not link.startswith(("https://", "http://")):
+            raise InputError(f"link {link!r}: only http(s) links are kept")
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO items (kind, team, owner, due, text, link, raised_by_team, while_listening_to, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, team, owner, due.isoformat() if due else None, text.strip(), link, team, while_listening_to,
+                 _iso(now or _now())),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def done(self, item_id: int, now: datetime | None = None) -> Item:
+        with self.store.transaction() as db:
+            changed = db.execute("UPDATE items SET status = 'done', closed_at = ? WHERE id = ? AND status = 'open'",
+                                 (_iso(now or _now()), item_id)).rowcount
+        item = self.get(item_id)
+        if item is None:
+            raise InputError(f"no item #{item_id}")
+        if not changed:
+            raise InputError(f"item #{item_id} was already done ({item.closed_at:%Y-%m-%d})")  # type: ignore[union-attr]
+        return item
+
+    def get(self, item_id: int) -> Item | None:
+        rows = self._select("WHERE id = ?", (item_id,))
+        return rows[0] if rows else None
+
+    def list(self, *, status: str | None = "open", team: str | None = None) -> list[Item]:
+        clauses, args = [], []
+        if status:
+            clauses.append("status = ?")
+            args.append(status)
+        if team:
+            clauses.append("team = ?")
+            args.append(team)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._select(where + " ORDER BY id", tuple(args))
+
+    def _select(self, tail: str, args: tuple[object, ...]) -> list[Item]:
+        rows = self.store.db.execute(
+            "SELECT id, kind, team, owner, due, text, link, status, while_listening_to, created_at, closed_at "
+            f"FROM items {tail}", args).fetchall()
+        return [
+            Item(id=r[0], kind=r[1], team=r[2], owner=r[3], due=date.fromisoformat(r[4]) if r[4] else None,
+                 text=r[5], link=r[6], status=r[7], while_listening_to=r[8], created_at=_parse(r[9]),
+                 closed_at=_parse(r[10]) if r[10] else None)
+            for r in rows
+        ]
+
+    def view(self, since: datetime, now: datetime) -> ItemsView:
+        """What section 4 shows: open items (with age), closed since ``since``, past due at ``now``."""
+        open_items = self.list(status="open")
+        closed = [i for i in self.list(status="done") if i.closed_at and i.closed_at >= since]
+        return ItemsView(
+            open=open_items,
+            closed_since_last=closed,
+            past_due=[i for i in open_items if i.due and i.due < now.date()],
+            as_of=now,
+        )
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
