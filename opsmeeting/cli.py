@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from opsmeeting import __version__
-from opsmeeting.cli_loop import item, notes
+from opsmeeting.cli_loop import item, notes, wheel_group
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
@@ -29,6 +29,7 @@ from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.runner import Runner
 from opsmeeting.slo_import import load_slos
 from opsmeeting.snapshot import read_snapshot, write_snapshot
+from opsmeeting.wheel_store import fresh_view
 from opsmeeting.window import RotationClock, Window, parse_window
 
 CONFIG_OPTION = click.option(
@@ -47,7 +48,8 @@ def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_di
     t0 = time.perf_counter()
     cards = build_scorecards(snapshot)
     aggregate_s = time.perf_counter() - t0
-    rendered = render_report(snapshot, cards, templates_dir=templates_dir, pdf=pdf)
+    wheel = fresh_view(snapshot.setup, snapshot.generated_at)
+    rendered = render_report(snapshot, cards, templates_dir=templates_dir, pdf=pdf, wheel=wheel)
     files = write_report(out, cards, rendered)
     if echo:
         timings = " · ".join(f"{k} {v:.2f} s" for k, v in {"aggregation": aggregate_s, **rendered.timings}.items())
@@ -165,7 +167,8 @@ def run(config_path: Path, window_text: str | None, as_of: str | None, provision
     window = choose_window(config, now, window_text, provisional)
     log = step_logger()
     log(f"window {window.label()}{' (provisional)' if window.provisional else ''}")
-    runner = Runner(config, now=(lambda: now) if as_of else (lambda: datetime.now(UTC)), log=log, pdf=not no_pdf)
+    runner = Runner(config, now=(lambda: now) if as_of else (lambda: datetime.now(UTC)), log=log, pdf=not no_pdf,
+                    config_path=config_path.resolve())
     result = runner.run(window, force=force)
     if result.files:
         print_files(result.files)
@@ -246,6 +249,29 @@ def print_files(files: ReportFiles) -> None:
 
 cli.add_command(item)
 cli.add_command(notes)
+cli.add_command(wheel_group)
+
+
+@cli.command("serve")
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--allow-public", is_flag=True, help="Allow a non-loopback --host (the meeting room's network).")
+def serve(config_path: Path, host: str, port: int, allow_public: bool) -> None:
+    """Serve the report archive for the meeting room: the wheel records its picks, and attendees
+    add parking-lot items from the page. Binds to 127.0.0.1 unless told otherwise; writes need
+    this server's CSRF token, a matching Host and, when sent, a matching Origin."""
+    from opsmeeting.serve import describe, make_server
+
+    config = load_config(config_path)
+    server = make_server(config, host, port, allow_public=allow_public)
+    click.echo(describe(server), err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from opsmeeting import wheel, wheel_store
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import InputError
 from opsmeeting.items import ItemBook
@@ -115,3 +116,107 @@ def notes_edit(config_path: Path, team: str, which: str) -> None:
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     subprocess.run([*shlex.split(editor), str(path)], check=False)
     click.echo(str(path))
+
+
+@click.group("wheel")
+def wheel_group() -> None:
+    """The Ops Wheel: which team presents its on-call at the meeting (state kept in the store)."""
+
+
+def _open(config_path: Path) -> tuple[Config, Store]:
+    config = load_config(config_path)
+    return config, Store.open(config.state.path)
+
+
+@wheel_group.command("show")
+@config_option
+def wheel_show(config_path: Path) -> None:
+    """Participants, weights, chances, picks and last-picked dates."""
+    config, store = _open(config_path)
+    with store:
+        state = wheel_store.load(store, config)
+        chances = {r.name: r.probability for r in wheel.rows(state, datetime.now(UTC), mode=config.wheel.mode)}
+        for line in wheel_store.describe(state, chances):
+            click.echo(line)
+        for pick in state.history[-5:]:
+            click.echo(f"  picked {pick.name} on {pick.at:%Y-%m-%d}" + (f" (rigged: {pick.reason or 'no reason'})"
+                                                                         if pick.rigged else ""))
+
+
+@wheel_group.command("spin")
+@config_option
+def wheel_spin(config_path: Path) -> None:
+    """Suggest a team (nothing is recorded until `wheel accept`)."""
+    config, store = _open(config_path)
+    with store:
+        team = wheel_store.spin(store, config, datetime.now(UTC))
+        store.set_meta("wheel.suggestion", team)
+    click.echo(f"the wheel suggests: {team}")
+    click.echo("accept it with: opsmeeting wheel accept  (or spin again)")
+
+
+@wheel_group.command("accept")
+@config_option
+def wheel_accept(config_path: Path) -> None:
+    """Commit the last suggestion of `wheel spin`."""
+    config, store = _open(config_path)
+    with store:
+        team = store.get_meta("wheel.suggestion")
+        if not team:
+            raise InputError("no suggestion to accept: run `opsmeeting wheel spin` first")
+        wheel_store.record_pick(store, config, team, now=datetime.now(UTC))
+        store.set_meta("wheel.suggestion", None)
+    click.echo(f"recorded: {team} presents")
+
+
+@wheel_group.command("record")
+@config_option
+@click.argument("team")
+@click.option("--rigged", is_flag=True, help="A pick made by hand rather than by the wheel (recorded as such).")
+@click.option("--reason", help="Why, for a rigged pick (\"we pick payments today\").")
+def wheel_record(config_path: Path, team: str, rigged: bool, reason: str | None) -> None:
+    """Commit a pick made elsewhere (the projected page, or by hand with --rigged)."""
+    config, store = _open(config_path)
+    with store:
+        wheel_store.record_pick(store, config, team, now=datetime.now(UTC), rigged=rigged, reason=reason)
+        store.set_meta("wheel.suggestion", None)
+    click.echo(f"recorded: {team} presents" + (" (rigged)" if rigged else ""))
+
+
+@wheel_group.command("exclude")
+@config_option
+@click.argument("team")
+@click.option("--until", "until", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Back on the wheel from this date (YYYY-MM-DD, UTC).")
+@click.option("--reason", required=True, help="Away, in an incident, …")
+def wheel_exclude(config_path: Path, team: str, until: datetime, reason: str) -> None:
+    """Take TEAM off the wheel for a while."""
+    config, store = _open(config_path)
+    with store:
+        state = wheel.exclude(wheel_store.load(store, config), team, until.replace(tzinfo=UTC), reason)
+        wheel_store.save(store, state)
+    click.echo(f"{team} is off the wheel until {until:%Y-%m-%d}: {reason}")
+
+
+@wheel_group.command("include")
+@config_option
+@click.argument("team")
+def wheel_include(config_path: Path, team: str) -> None:
+    """Put TEAM back on the wheel now."""
+    config, store = _open(config_path)
+    with store:
+        wheel_store.save(store, wheel.include(wheel_store.load(store, config), team))
+    click.echo(f"{team} is back on the wheel")
+
+
+@wheel_group.command("reset")
+@config_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def wheel_reset(config_path: Path, yes: bool) -> None:
+    """Set every weight back to 1 (pick counts and history are kept)."""
+    if not yes:
+        click.confirm("Reset every weight to 1?", abort=True)
+    config, store = _open(config_path)
+    with store:
+        wheel_store.save(store, wheel.reset(wheel_store.load(store, config)))
+    click.echo("weights reset")

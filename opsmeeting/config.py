@@ -245,6 +245,17 @@ class Output(Strict):
     title: str = "Ops Meeting"
 
 
+class WheelConfig(Strict):
+    participants: Literal["teams", "services"] = "teams"
+    mode: Literal["equal", "team_size", "custom"] = Field(
+        default="equal", description="team_size weights by teams[].members; custom by `weights`."
+    )
+    weights: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    bias_strength: float = Field(
+        default=0.0, ge=0, le=5, description="Tilt towards participants whose services rank highest in priority."
+    )
+
+
 class Notes(Strict):
     directory: Path = Field(description="Teams' on-call notes: <directory>/<window folder>/<team>.md")
 
@@ -285,6 +296,7 @@ class Config(Strict):
     email: Email | None = None
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
     notes: Notes | None = None
+    wheel: WheelConfig = Field(default_factory=WheelConfig)
 
     def team_of(self, service: str) -> str:
         for svc in self.services:
@@ -345,6 +357,14 @@ def _cross_checks(config: Config) -> list[str]:
         for service in slo.objectives:
             if service not in service_names:
                 problems.append(f"slos[{index}].objectives.{service}: unknown service")
+    names = team_names if config.wheel.participants == "teams" else service_names
+    for name in config.wheel.weights:
+        if name not in names:
+            problems.append(f"wheel.weights.{name}: not a wheel participant ({config.wheel.participants})")
+    if config.wheel.mode == "team_size" and config.wheel.participants == "teams":
+        for index, team in enumerate(config.teams):
+            if not team.members:
+                problems.append(f"teams[{index}].members: required (and > 0) when wheel.mode is team_size")
     if config.slos and config.sources.prometheus is None:
         problems.append("sources.prometheus: SLOs are defined but no Prometheus source is configured")
     return problems

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opsmeeting import wheel_store
 from opsmeeting.config import Config
 from opsmeeting.delivery import DeliveryError, build_message, send, warnings_for
 from opsmeeting.errors import ExitCode, OpsMeetingError
@@ -75,12 +76,14 @@ def link_for(config: Config, directory: Path) -> str | None:
 class Runner:
     def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 log: Callable[[str], None] = lambda _: None, pdf: bool = True) -> None:
+                 log: Callable[[str], None] = lambda _: None, pdf: bool = True,
+                 config_path: Path | None = None) -> None:
         self.config = config
         self.environ = environ if environ is not None else os.environ
         self.now = now
         self.log = log
         self.pdf = pdf
+        self.config_path = config_path
         self.out = config.output.directory
 
     def run(self, window: Window, *, force: bool = False) -> RunResult:
@@ -118,7 +121,9 @@ class Runner:
             "notes": read_notes(self.config.notes.directory if self.config.notes else None, window,
                                 [t.name for t in self.config.teams]),
         })
-        rendered = render_report(snapshot, cards, templates_dir=self.config.output.templates_dir, pdf=self.pdf)
+        wheel = wheel_store.view(store, self.config, self.now(), cards, self.config_path)
+        rendered = render_report(snapshot, cards, templates_dir=self.config.output.templates_dir, pdf=self.pdf,
+                                 wheel=wheel)
         files = write_report(target, cards, rendered)
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))
         if not window.provisional:

@@ -55,6 +55,7 @@ MIGRATIONS: tuple[str, ...] = (
         raised_by_team TEXT, while_listening_to TEXT,
         created_at TEXT NOT NULL, closed_at TEXT
     );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE INDEX windows_by_end ON windows(end);
     """,
 )
@@ -207,6 +208,18 @@ class Store:
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
     # --- key/value blobs (the wheel) -----------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           (key, value))
 
     def load_wheel(self) -> dict[str, Any] | None:
         row = self.db.execute("SELECT state_json FROM wheel WHERE id = 1").fetchone()

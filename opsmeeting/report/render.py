@@ -123,6 +123,7 @@ class ReportContext:
     sparklines: dict[tuple[str, str], str] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
+    wheel: Any = None  # opsmeeting.wheel_store.WheelView on the screen page; None in print
 
     def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
         if moment is None:
@@ -177,7 +178,8 @@ def changes_since_last(cards: Scorecards) -> list[str]:
     return lines
 
 
-def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart]) -> ReportContext:
+def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart],
+                  wheel: Any = None) -> ReportContext:
     setup = snapshot.setup
     tz = snapshot.window.timezone
     ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)
@@ -226,6 +228,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         sparklines=sparklines,
         changes=changes_since_last(cards),
         page_size=setup.page_size,
+        wheel=wheel if medium == "screen" else None,
     )
 
 
@@ -306,6 +309,7 @@ def render_report(
     *,
     templates_dir: Path | None = None,
     pdf: bool = True,
+    wheel: Any = None,
 ) -> RenderedReport:
     """Charts, the screen HTML and (optionally) the print HTML laid out as a PDF."""
     import time
@@ -316,7 +320,7 @@ def render_report(
     timings["charts"] = time.perf_counter() - t0
     env = environment(templates_dir)
     t0 = time.perf_counter()
-    html = render_html(build_context(snapshot, cards, "screen", charts), env)
+    html = render_html(build_context(snapshot, cards, "screen", charts, wheel=wheel), env)
     timings["html"] = time.perf_counter() - t0
     pdf_bytes = None
     if pdf:

@@ -10,6 +10,15 @@
   if (!section || !island || !canvas || !canvas.getContext) { return; }
   var data;
   try { data = JSON.parse(island.textContent); } catch (e) { return; }
+  // `opsmeeting serve` injects where to record the pick, with its CSRF token.
+  var served = document.getElementById("opsmeeting-serve");
+  if (served) {
+    try {
+      var info = JSON.parse(served.textContent);
+      data.record_url = info.record_url;
+      data.csrf_token = info.csrf_token;
+    } catch (e) { /* a file, not served: keep the command */ }
+  }
 
   var DURATION = 3600;  // ms, the whole spin
   var TURNS = 5;        // full turns before landing
@@ -102,11 +111,13 @@
       if (slices.length > 1) { g.stroke(); }
       if (a1 - a0 < 0.12) { return; }  // too thin for a label: the table has it
       var mid = (a0 + a1) / 2;
+      var turn = ((mid % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+      var flip = turn > Math.PI / 2 && turn < 3 * Math.PI / 2;  // keep labels on the left half upright
       g.save();
       g.translate(cx, cy);
-      g.rotate(mid);
+      g.rotate(flip ? mid + Math.PI : mid);
       g.fillStyle = cssVar("--wheel-t" + s.p.colour, "#000000");
-      g.textAlign = "right";
+      g.textAlign = flip ? "left" : "right";
       g.textBaseline = "middle";
       var size = Math.max(11, Math.min(18, Math.round(css / 26)));
       g.font = "bold " + size + "px " + font;
@@ -116,7 +127,7 @@
         while (text.length > 1 && g.measureText(text + "…").width > room) { text = text.slice(0, -1); }
         text += "…";
       }
-      g.fillText(text, r - 12, 0);
+      g.fillText(text, flip ? -(r - 12) : r - 12, 0);
       g.restore();
     });
     if (drawn && !spinning) {  // outline the slice the wheel landed on
@@ -220,7 +231,7 @@
     result.hidden = false;
     command.focus();
     selectCommand();
-    say(label(slice.p) + " presents today. The command that records the pick is shown, selected for copying.");
+    say("Picked " + label(slice.p) + ". Run the selected command to record it.");
   }
 
   function record(slice) {
@@ -255,7 +266,7 @@
       } else {
         resultText.className = "wheel-result-text wheel-bad";
         resultText.textContent = "The pick was not recorded (HTTP " + answer.status + ")" +
-          (answer.detail ? ": " + answer.detail : ".") ;
+          (answer.detail ? ": " + answer.detail : ".");
         acceptButton.disabled = false;
         say("The pick was not recorded (HTTP " + answer.status + ").");
       }

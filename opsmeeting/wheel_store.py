@@ -1,0 +1,112 @@
+"""The Ops Wheel kept in the store: participants from the configuration, picks recorded once."""
+
+from __future__ import annotations
+
+import random
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from opsmeeting import wheel
+from opsmeeting.config import Config
+from opsmeeting.models import Setup
+from opsmeeting.report.model import Scorecards
+from opsmeeting.store import Store
+
+
+@dataclass(frozen=True)
+class WheelView:
+    """What the page's wheel reads (``ctx.wheel``)."""
+
+    participants: list[wheel.WheelRow]
+    record_url: str | None
+    csrf_token: str | None
+    command: str
+
+
+def participants(config: Config) -> tuple[list[str], dict[str, int | None], dict[str, str | None]]:
+    """Names, member counts and display names of the wheel's participants (teams or services)."""
+    if config.wheel.participants == "services":
+        return [s.name for s in config.services], dict.fromkeys((s.name for s in config.services), None), {}
+    return ([t.name for t in config.teams], {t.name: t.members for t in config.teams},
+            {t.name: t.display_name for t in config.teams})
+
+
+def load(store: Store, config: Config) -> wheel.WheelState:
+    """The stored state, synced with the configured participants (added ones enter with weight 1)."""
+    names, members, _ = participants(config)
+    raw = store.load_wheel()
+    state = wheel.from_json(raw) if raw else wheel.WheelState({}, ())
+    statics = {n: config.wheel.weights.get(n, 1.0) for n in names}
+    known_members = {n: m for n, m in members.items() if m}
+    return wheel.sync(state, names, static_weights=statics,
+                      members=known_members if len(known_members) == len(names) else None)
+
+
+def save(store: Store, state: wheel.WheelState) -> None:
+    store.save_wheel(wheel.to_json(state))
+
+
+def options(config: Config, cards: Scorecards | None) -> dict[str, Any]:
+    return {"mode": config.wheel.mode, "bias": bias_from(config, cards), "bias_strength": config.wheel.bias_strength}
+
+
+def bias_from(config: Config, cards: Scorecards | None) -> dict[str, float] | None:
+    """Priority scores per participant (a team's is the sum of its services'): the data-driven tilt."""
+    if cards is None or config.wheel.bias_strength == 0:
+        return None
+    per: dict[str, float] = {}
+    for card in cards.services:
+        key = card.service if config.wheel.participants == "services" else card.team
+        per[key] = per.get(key, 0.0) + (card.priority.score if card.priority else 0.0)
+    names, _, _ = participants(config)
+    return {n: per.get(n, 0.0) for n in names}
+
+
+def record_pick(store: Store, config: Config, team: str, *, now: datetime, rigged: bool = False,
+                reason: str | None = None) -> dict[str, Any]:
+    state = wheel.accept(load(store, config), team, now, rigged=rigged, reason=reason)
+    save(store, state)
+    return {"team": team, "rigged": rigged, "weights": {n: p.weight for n, p in state.participants.items()}}
+
+
+def spin(store: Store, config: Config, now: datetime, cards: Scorecards | None = None,
+         rng: random.Random | None = None) -> str:
+    return wheel.spin(load(store, config), now, rng or random.SystemRandom(), **options(config, cards))
+
+
+def view(store: Store, config: Config, now: datetime, cards: Scorecards | None, config_path: Path | None) -> WheelView:
+    state = load(store, config)
+    _, _, display = participants(config)
+    where = f" --config {shlex.quote(str(config_path))}" if config_path else ""
+    return WheelView(
+        participants=wheel.rows(state, now, display_names=display, **options(config, cards)),
+        record_url=None,
+        csrf_token=None,
+        command=f"opsmeeting wheel record {{team}}{where}",
+    )
+
+
+def describe(state: wheel.WheelState, chances: Mapping[str, float]) -> list[str]:
+    lines = []
+    for name, p in state.participants.items():
+        last = p.last_selected.strftime("%Y-%m-%d") if p.last_selected else "never"
+        excluded = f"  excluded until {p.excluded_until:%Y-%m-%d}: {p.excluded_reason}" if p.excluded_until else ""
+        lines.append(f"{name:<20} weight {p.weight:5.2f}  chance {100 * chances.get(name, 0):5.1f} %  "
+                     f"picked {p.selections:>3}  last {last}{excluded}")
+    return lines
+
+
+def fresh_view(setup: Setup, now: datetime) -> WheelView:
+    """A wheel with no history (every team weight 1), for reports made without a store."""
+    names = [t.name for t in setup.teams]
+    state = wheel.sync(wheel.WheelState({}, ()), names)
+    return WheelView(
+        participants=wheel.rows(state, now, display_names={t.name: t.display_name for t in setup.teams}),
+        record_url=None,
+        csrf_token=None,
+        command="opsmeeting wheel record {team} --config YOUR-CONFIG.yaml",
+    )
