@@ -21,9 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from opsmeeting import wheel_store
 from opsmeeting.config import Config
 from opsmeeting.errors import InputError
 from opsmeeting.items import ItemBook
@@ -86,14 +88,18 @@ class Handler(BaseHTTPRequestHandler):
         body = target.read_bytes()
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if target.suffix == ".html":
-            body = self._inject(body)
+            body = self._inject(body, target)
             kind = "text/html; charset=utf-8"
         self._send(HTTPStatus.OK, body, kind)
 
-    def _inject(self, body: bytes) -> bytes:
-        """Tell a served page where to record, with this server's CSRF token."""
+    def _inject(self, body: bytes, target: Path) -> bytes:
+        """Tell a served page where to record, with this server's CSRF token and the wheel as the
+        store has it now (the page may have been rendered before the last pick)."""
+        with self.server.lock, Store.open(self.server.config.state.path) as store:
+            live = wheel_store.live_rows(store, self.server.config, self.server.now(),
+                                         target.with_name("scorecards.json"))
         info = json.dumps({"record_url": "/api/wheel/accept", "items_url": "/api/items",
-                           "csrf_token": self.server.token}).replace("</", "<\\/")
+                           "csrf_token": self.server.token, "wheel": live}).replace("</", "<\\/")
         tag = f'<script type="application/json" id="opsmeeting-serve">{info}</script>{SERVE_MARKER}'
         return body.decode("utf-8").replace(SERVE_MARKER, tag, 1).encode("utf-8")
 

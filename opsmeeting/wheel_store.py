@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import shlex
 from collections.abc import Mapping
@@ -110,3 +111,24 @@ def fresh_view(setup: Setup, now: datetime) -> WheelView:
         csrf_token=None,
         command="opsmeeting wheel record {team} --config YOUR-CONFIG.yaml",
     )
+
+
+def live_rows(store: Store, config: Config, now: datetime, scorecards_json: Path) -> list[dict[str, Any]]:
+    """The wheel's participants as the store has them now, for a page served by `opsmeeting serve`;
+    the bias comes from the priority scores in the report's own scorecards.json."""
+    bias = None
+    if config.wheel.bias_strength and scorecards_json.is_file():
+        data = json.loads(scorecards_json.read_text(encoding="utf-8"))
+        per: dict[str, float] = {}
+        for card in data.get("services", []):
+            key = card["service"] if config.wheel.participants == "services" else card["team"]
+            per[key] = per.get(key, 0.0) + float((card.get("priority") or {}).get("score") or 0.0)
+        names, _, _ = participants(config)
+        bias = {n: per.get(n, 0.0) for n in names}
+    state = load(store, config)
+    return [
+        {"name": r.name, "probability": r.probability, "weight": r.weight, "selections": r.selections,
+         "last_selected": r.last_selected.isoformat() if r.last_selected else None, "excluded": r.excluded,
+         "excluded_reason": r.excluded_reason}
+        for r in wheel.rows(state, now, mode=config.wheel.mode, bias=bias, bias_strength=config.wheel.bias_strength)
+    ]

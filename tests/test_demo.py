@@ -76,8 +76,9 @@ class Structure(HTMLParser):
             self.imgs_without_alt += not a.get("alt")
             if not (a.get("src") or "").startswith("data:"):
                 self.external.append(a.get("src", ""))
-        if tag in ("script", "link") and (a.get("src") or a.get("href")):
-            self.external.append(a.get("src") or a.get("href"))
+        ref = a.get("src") or a.get("href")
+        if tag in ("script", "link") and ref and not ref.startswith("data:"):
+            self.external.append(ref)
         self.tables += tag == "table"
         self.th += tag == "th"
 

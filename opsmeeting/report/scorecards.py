@@ -360,7 +360,7 @@ def major_incidents(inc: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident
             created_at=row.created_at.to_pydatetime(),
             resolved_at=None if pd.isna(row.resolved_at) else row.resolved_at.to_pydatetime(),
             ttr_s=None if pd.isna(row.ttr) else float(row.ttr),
-            html_url=row.html_url,
+            html_url=row.html_url if str(row.html_url or "").startswith(("https://", "http://")) else None,
             postmortem_url=links.get(row.id),
         )
         for row in majors.itertuples(index=False)

@@ -60,6 +60,36 @@
     else { return; }
     ev.preventDefault();
   });
+  // Served by `opsmeeting serve`: attendees add parking-lot topics from the page.
+  var served = document.getElementById("opsmeeting-serve");
+  var form = document.getElementById("parking-lot-form");
+  if (served && form && window.fetch) {
+    var info = null;
+    try { info = JSON.parse(served.textContent); } catch (e) { info = null; }
+    if (info && info.items_url) {
+      form.hidden = false;
+      var hint = document.getElementById("parking-lot-hint");
+      if (hint) { hint.hidden = true; }
+      var status = document.getElementById("parking-lot-status");
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var payload = {
+          team: form.elements.team.value,
+          while_listening_to: form.elements.while_listening_to.value,
+          text: form.elements.text.value,
+          csrf_token: info.csrf_token
+        };
+        window.fetch(info.items_url, {
+          method: "POST", credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": info.csrf_token },
+          body: JSON.stringify(payload)
+        }).then(function (r) { return r.json(); }).then(function (body) {
+          status.textContent = body.ok ? "Added as #" + body.id + "." : "Not added: " + body.error;
+          if (body.ok) { form.elements.text.value = ""; }
+        }).catch(function () { status.textContent = "Not added: the server did not answer."; });
+      });
+    }
+  }
   var start = sections.findIndex(function (s) { return "#" + s.id === window.location.hash; });
   show(start < 0 ? 0 : start, start >= 0);
 })();

@@ -17,6 +17,17 @@
       var info = JSON.parse(served.textContent);
       data.record_url = info.record_url;
       data.csrf_token = info.csrf_token;
+      if (info.wheel) {  // the store's state now: the page may predate the last pick
+        var live = {};
+        info.wheel.forEach(function (row) { live[row.name] = row; });
+        data.participants = data.participants.filter(function (p) { return live[p.name]; }).map(function (p) {
+          var row = live[p.name];
+          return Object.assign({}, p, { probability: row.probability, weight: row.weight,
+            selections: row.selections, last_selected: row.last_selected, excluded: row.excluded,
+            excluded_reason: row.excluded_reason });
+        });
+        data.live = true;
+      }
     } catch (e) { /* a file, not served: keep the command */ }
   }
 
@@ -31,6 +42,18 @@
   var command = document.getElementById("wheel-command");
   var copyButton = document.getElementById("wheel-copy");
   var rows = Array.prototype.slice.call(section.querySelectorAll("tr[data-wheel-name]"));
+  if (data.live) {  // show the store's chances and picks in the table too
+    rows.forEach(function (tr) {
+      var p = null;
+      data.participants.forEach(function (q) { if (q.name === tr.getAttribute("data-wheel-name")) { p = q; } });
+      var cells = tr.querySelectorAll("td");
+      if (p && cells.length >= 3) {
+        cells[0].textContent = (100 * p.probability).toFixed(1) + " %";
+        cells[1].textContent = String(p.selections);
+        cells[2].textContent = p.last_selected ? String(p.last_selected).slice(0, 10) : "—";
+      }
+    });
+  }
   var reduceMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
 
   // Slices: the teams that can be drawn, each [start, end) on the unit circle, in table order.
