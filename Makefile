@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-report
 
-.PHONY: demo test lint install install-test sample clean
+.PHONY: demo test lint install install-test sample update-golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ sample: install
 
 clean:
 	rm -rf $(OUT) .cache .pytest_cache
+
+## rewrite tests/golden/report.html after an intended change to the templates, then review its diff
+update-golden: install-test
+	OPSMEETING_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_report.py -k golden

@@ -1,0 +1,140 @@
+"""The rendered report: golden HTML, the PDF's structure, custom templates, hostile input."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from opsmeeting.cli import sample_snapshot_dir
+from opsmeeting.models import Snapshot
+from opsmeeting.report.render import render_report
+from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.snapshot import read_snapshot
+from opsmeeting.wheel_store import fresh_view
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("OPSMEETING_UPDATE_GOLDEN") == "1"
+SCRUBS = (
+    (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,SCRUBBED"),  # font-dependent pixels
+)
+
+
+def scrub(html: str) -> str:
+    for pattern, replacement in SCRUBS:
+        html = pattern.sub(replacement, html)
+    return html
+
+
+@pytest.fixture(scope="module")
+def sample() -> Snapshot:
+    return read_snapshot(sample_snapshot_dir())
+
+
+@pytest.fixture(scope="module")
+def rendered(sample):
+    cards = build_scorecards(sample)
+    return render_report(sample, cards, wheel=fresh_view(sample.setup, sample.generated_at))
+
+
+def test_golden_html(rendered):
+    """The page for the bundled sample, byte for byte but for the chart pixels. After an intended
+    change: `make update-golden`, then review the diff of tests/golden/report.html."""
+    path = GOLDEN / "report.html"
+    got = scrub(rendered.html)
+    if UPDATE:
+        path.write_text(got, encoding="utf-8")
+    assert path.is_file(), "no golden file: run `make update-golden`"
+    expected = path.read_text(encoding="utf-8")
+    if got != expected:
+        lines_got, lines_expected = got.splitlines(), expected.splitlines()
+        first = next((i for i, (a, b) in enumerate(zip(lines_got, lines_expected, strict=False)) if a != b),
+                     min(len(lines_got), len(lines_expected)))
+        pytest.fail(f"report.html differs from tests/golden/report.html at line {first + 1}:\n"
+                    f"  got:      {lines_got[first] if first < len(lines_got) else '<end>'}\n"
+                    f"  expected: {lines_expected[first] if first < len(lines_expected) else '<end>'}\n"
+                    "If the change is intended, run `make update-golden` and review the diff.")
+
+
+def test_output_is_deterministic(sample, rendered):
+    again = render_report(sample, build_scorecards(sample), wheel=fresh_view(sample.setup, sample.generated_at))
+    assert again.html == rendered.html  # charts included: same pixels twice
+
+
+def test_pdf_structure(rendered, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(rendered.pdf)
+    reader = PdfReader(pdf)
+    assert 8 <= len(reader.pages) <= 25
+    top = [item for item in reader.outline if not isinstance(item, list)]
+    children = next(item for item in reader.outline if isinstance(item, list))
+    assert [t.title for t in top][:5] == ["1. Incident and problem review", "2. Observability review",
+                                          "3. Planning and prioritisation", "4. Feedback and continuous improvement",
+                                          "Appendix: service scorecards"]
+    assert len(children) == 12 and children[0].title.startswith("checkout")  # one bookmark per service
+    first = reader.pages[0].extract_text()
+    assert "Contents" in first and "Ops Meeting — Example Corp" in first
+    second = reader.pages[1].extract_text()
+    assert "Page 2 of" in second and "Mon 19 Oct 2026 09:00 → Mon 2 Nov 2026 09:00" in second
+    width, height = float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # every font embedded
+    assert reader.attachments == {}
+
+
+def test_letter_paper(sample, tmp_path):
+    letter = sample.model_copy(update={"setup": sample.setup.model_copy(update={"page_size": "Letter"})})
+    out = render_report(letter, build_scorecards(letter))
+    reader = PdfReader(__import__("io").BytesIO(out.pdf))
+    assert (round(float(reader.pages[0].mediabox.width)), round(float(reader.pages[0].mediabox.height))) == (612, 792)
+
+
+def test_custom_templates_override_and_extend(sample, tmp_path):
+    (tmp_path / "sections").mkdir()
+    (tmp_path / "report.html.j2").write_text(
+        '{% extends "builtin/report.html.j2" %}'
+        "{% block footer %}<footer>ACME Corp internal: {{ ctx.title }}</footer>{% endblock %}")
+    (tmp_path / "sections" / "planning.html.j2").write_text(
+        '<section class="agenda-item" id="planning"><h2>3. Planning, the ACME way</h2></section>')
+    out = render_report(sample, build_scorecards(sample), templates_dir=tmp_path, pdf=False)
+    assert "ACME Corp internal: Ops Meeting — Example Corp" in out.html
+    assert "3. Planning, the ACME way" in out.html
+    assert "1. Incident and problem review" in out.html  # the rest is the built-in
+
+
+HOSTILE = '<img src="http://169.254.169.254/latest/meta-data/"><script>alert(1)</script> <link href="file:///etc/passwd">'
+
+
+def test_hostile_titles_are_text_and_fetch_nothing(sample, tmp_path):
+    assert sample.pagerduty is not None
+    incidents = list(sample.pagerduty.incidents)
+    major = next(i for i, inc in enumerate(incidents) if inc.priority_id == "PR1")
+    incidents[major] = incidents[major].model_copy(update={"title": HOSTILE})
+    hostile = sample.model_copy(update={
+        "pagerduty": sample.pagerduty.model_copy(update={"incidents": incidents}),
+        "setup": sample.setup.model_copy(update={"title": '<iframe src="file:///etc/passwd"></iframe>'}),
+    })
+    out = render_report(hostile, build_scorecards(hostile))
+    assert HOSTILE not in out.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in out.html
+    assert "<iframe" not in out.html
+    reader = PdfReader(__import__("io").BytesIO(out.pdf))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "<script>alert(1)</script>" in text  # shown as text in the PDF
+    assert "root:x:0:0" not in text and reader.attachments == {}
+
+
+def test_the_pdf_fetcher_refuses_everything_but_data_and_package_files():
+    from opsmeeting.report.render import TEMPLATES, SafeFetcher
+
+    fetcher = SafeFetcher.make()
+    for url in ("http://169.254.169.254/", "file:///etc/passwd", "https://example.com/x.png",
+                f"file://{TEMPLATES}/../../pyproject.toml"):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert fetcher.fetch("data:text/plain,hi").read() == b"hi"
+    assert b"opsmeeting" in fetcher.fetch(f"file://{TEMPLATES}/report.css").read()
