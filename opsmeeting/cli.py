@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -165,24 +166,35 @@ def run(config_path: Path, window_text: str | None, as_of: str | None, provision
     config = load_config(config_path)
     now = parse_moment(as_of) if as_of else datetime.now(UTC)
     window = choose_window(config, now, window_text, provisional)
-    log = step_logger()
+    log, progress = step_logger()
     log(f"window {window.label()}{' (provisional)' if window.provisional else ''}")
     runner = Runner(config, now=(lambda: now) if as_of else (lambda: datetime.now(UTC)), log=log, pdf=not no_pdf,
                     config_path=config_path.resolve())
-    result = runner.run(window, force=force)
+    with progress("collecting, rendering and delivering…"):
+        result = runner.run(window, force=force)
     if result.files:
         print_files(result.files)
     log(result.message)
     sys.exit(result.exit_code)
 
 
-def step_logger() -> Callable[[str], None]:
-    """One line per step on stderr, with a UTC timestamp (readable in cron mail and journald)."""
+def step_logger() -> tuple[Callable[[str], None], Callable[[str], AbstractContextManager[object]]]:
+    """One line per step on stderr with a UTC timestamp (cron mail, journald); in a terminal, the
+    same lines through rich with a live status spinner."""
+    if sys.stderr.isatty():
+        from rich.console import Console
 
-    def log(line: str) -> None:
+        console = Console(stderr=True, highlight=False, log_path=False)
+
+        def pretty(line: str) -> None:
+            console.log(line)
+
+        return pretty, lambda text: console.status(text)
+
+    def plain(line: str) -> None:
         click.echo(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} opsmeeting: {line}", err=True)
 
-    return log
+    return plain, lambda text: nullcontext()
 
 
 def parse_moment(text: str) -> datetime:
