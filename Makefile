@@ -31,11 +31,11 @@ demo:
 test:
 	./scripts/system-deps.sh test
 	$(MAKE) --no-print-directory install-test
-	$(BIN)/ruff check opsmeeting tests scripts bench
+	$(BIN)/ruff check .
 	OPSMEETING_REQUIRE_PROMETHEUS=1 $(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check opsmeeting tests scripts bench
+	$(BIN)/ruff check .
 
 ## regenerate the bundled sample snapshot (seeded; the result is committed)
 sample: install
