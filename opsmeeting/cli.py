@@ -6,6 +6,7 @@ Exit codes (README, "Exit codes"): 0 success, 1 failure, 2 bad configuration or 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +25,9 @@ from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFail
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.models import Snapshot
+from opsmeeting.notes import render_markdown
 from opsmeeting.pipeline import exit_code_for
+from opsmeeting.report.model import Item, ItemsView, TeamNote
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
@@ -44,10 +48,12 @@ def sample_snapshot_dir() -> Path:
 
 
 def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_dir: Path | None = None,
-                echo: bool = True) -> ReportFiles:
+                echo: bool = True, meeting: dict[str, Any] | None = None) -> ReportFiles:
     """Aggregate and render ``snapshot`` into ``out``; print one line per step."""
     t0 = time.perf_counter()
     cards = build_scorecards(snapshot)
+    if meeting:
+        cards = cards.model_copy(update=meeting)
     aggregate_s = time.perf_counter() - t0
     wheel = fresh_view(snapshot.setup, snapshot.generated_at)
     rendered = render_report(snapshot, cards, templates_dir=templates_dir, pdf=pdf, wheel=wheel)
@@ -247,8 +253,26 @@ def demo(out_dir: Path, no_pdf: bool) -> None:
     """
     snapshot = read_snapshot(sample_snapshot_dir())
     write_snapshot(snapshot, out_dir / "snapshot")
-    files = make_report(snapshot, out_dir, pdf=not no_pdf)
+    files = make_report(snapshot, out_dir, pdf=not no_pdf, meeting=sample_meeting(snapshot))
     print_files(files)
+
+
+def sample_meeting(snapshot: Snapshot) -> dict[str, Any]:
+    """The sample's meeting loop (items, notes) as a report made with a store would show it."""
+    data = json.loads((sample_snapshot_dir().parent / "meeting.json").read_text(encoding="utf-8"))
+    items = [Item.model_validate(row) for row in data["items"]]
+    since = snapshot.window.start
+    open_items = [i for i in items if i.status == "open"]
+    return {
+        "items": ItemsView(
+            open=open_items,
+            closed_since_last=[i for i in items if i.closed_at and i.closed_at >= since],
+            past_due=[i for i in open_items if i.due and i.due < snapshot.generated_at.date()],
+            as_of=snapshot.generated_at,
+        ),
+        "notes": [TeamNote(team=t.name, html=render_markdown(data["notes"][t.name]) if t.name in data["notes"]
+                           else None) for t in snapshot.setup.teams],
+    }
 
 
 def print_files(files: ReportFiles) -> None:

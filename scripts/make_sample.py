@@ -12,6 +12,7 @@ through one major incident. Every number in the demo report derives from this fi
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -313,6 +314,51 @@ def _measurements(rng: np.random.Generator, services: list[str],
     return out
 
 
+MEETING_NOTES = {
+    "payments": (
+        "## Payments on call, 19 Oct – 2 Nov\n\n"
+        "- **Tue 27 Oct**: the card PSP failed for 3 h 20; checkout burned most of its budget. "
+        "Postmortem: [2026-10-27 checkout](https://wiki.example.com/postmortems/2026-10-27-checkout).\n"
+        "- Checkout p99 alerts fired 29 times, mostly at night; we propose a 10-minute `for:` clause.\n"
+        "- Handover went well; Bruno covered Ana's Saturday.\n"
+    ),
+    "platform": (
+        "## Platform\n\n"
+        "- Upstream connect errors on the gateway keep coming back (21 pages): ticket OPS-412.\n"
+        "- The TLS expiry alert pages at 44 days; it should be a ticket, not a page.\n"
+    ),
+    "identity": "## Identity\n\nA quiet rotation. Token signing key rotation failed once: fixed in `auth` 3.14.\n",
+}
+
+
+def meeting(snapshot: Snapshot) -> dict[str, object]:
+    """The meeting loop of the sample: action items and parking-lot topics from the last meeting,
+    and three of the four teams' notes (search wrote none, so the pre-read flags it)."""
+    start = snapshot.window.start
+    items = [
+        (1, "action", "payments", "ana", start - timedelta(days=13), start + timedelta(days=10), "open",
+         "Add a runbook for PSP timeouts", "https://tickets.example.com/OPS-377", None, None),
+        (2, "action", "platform", "farid", start - timedelta(days=27), start + timedelta(days=3), "open",
+         "Move the TLS expiry alert from a page to a ticket", None, None, None),
+        (3, "action", "search", "dev", start - timedelta(days=13), None, "done",
+         "Raise the indexer backlog threshold", None, None, start + timedelta(days=4)),
+        (4, "parking_lot", "identity", None, start - timedelta(days=1), None, "open",
+         "Do we retry PSP calls in auth's payment-method check too?", None, "payments", None),
+        (5, "parking_lot", "search", None, start - timedelta(days=1), None, "open",
+         "Share the gateway's connection-pool settings with search-api", None, "platform", None),
+    ]
+    keys = ("id", "kind", "team", "owner", "created_at", "due", "status", "text", "link", "while_listening_to",
+            "closed_at")
+    rows = []
+    for item in items:
+        row = dict(zip(keys, item, strict=True))
+        row["created_at"] = row["created_at"].isoformat()
+        row["due"] = row["due"].date().isoformat() if row["due"] else None
+        row["closed_at"] = row["closed_at"].isoformat() if row["closed_at"] else None
+        rows.append(row)
+    return {"items": rows, "notes": MEETING_NOTES}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -320,6 +366,7 @@ def main() -> None:
     args = parser.parse_args()
     snapshot = build(args.seed)
     write_snapshot(snapshot, args.out)
+    (args.out.parent / "meeting.json").write_text(json.dumps(meeting(snapshot), indent=1) + "\n", encoding="utf-8")
     pd_data = snapshot.pagerduty
     assert pd_data is not None
     print(f"{args.out}: {len(pd_data.incidents)} incidents, "
