@@ -23,11 +23,13 @@ _SCRUBS: tuple[tuple[str, str], ...] = (
 
 
 def normalise(series: pd.Series) -> pd.Series:
-    """Vectorised title normalisation (see the module docstring)."""
-    out = series.fillna("").astype(str).str.lower()
+    """Vectorised title normalisation (see the module docstring), computed once per distinct title."""
+    text = series.fillna("").astype(str)
+    distinct = pd.Series(text.unique())
+    out = distinct.str.lower()
     for pattern, repl in _SCRUBS:
         out = out.str.replace(pattern, repl, regex=True)
-    return out.str.strip()
+    return text.map(dict(zip(distinct, out.str.strip(), strict=True)))
 
 
 def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: int | None = None) -> list[Problem]:

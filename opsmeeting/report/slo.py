@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from opsmeeting.models import SetupSlo, SloMeasurement, Snapshot
 from opsmeeting.report.model import BudgetAttribution, DailySli, SloPrevious, SloScorecard
+from opsmeeting.window import Window
 
 
 def _ratio(good: float | None, total: float | None) -> float | None:
@@ -70,6 +72,28 @@ def slo_scorecard(
     )
 
 
+@dataclass(frozen=True)
+class Intervals:
+    """Each service's incidents as numpy arrays (open interval in epoch seconds), built once."""
+
+    by_service: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+    @classmethod
+    def of(cls, incidents: pd.DataFrame, until: datetime) -> Intervals:
+        if incidents.empty:
+            return cls({})
+        epoch = pd.Timestamp(0, tz="UTC")  # (pandas 3 may store microseconds: never assume nanoseconds)
+        created = (incidents["created_at"] - epoch).dt.total_seconds().to_numpy()
+        resolved = (incidents["resolved_at"].fillna(pd.Timestamp(until)) - epoch).dt.total_seconds().to_numpy()
+        ids = incidents["id"].to_numpy()
+        numbers = incidents["number"].to_numpy()
+        titles = incidents["title"].to_numpy()
+        return cls({
+            str(service): (ids[pos], numbers[pos], titles[pos], created[pos], resolved[pos])
+            for service, pos in incidents.groupby("service").indices.items()
+        })
+
+
 def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None) -> list[SloScorecard]:
     """One scorecard per configured (service, SLO), with attribution when incidents are known."""
     setup = snapshot.setup
@@ -81,44 +105,37 @@ def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None) ->
         (m.service, m.slo): m for m in (snapshot.prometheus.measurements if snapshot.prometheus else [])
     }
     collected_at = snapshot.pagerduty.collected_at if snapshot.pagerduty else snapshot.generated_at
+    intervals = Intervals.of(incidents, collected_at) if incidents is not None else None
     cards = []
     for svc in setup.services:
         for slo in setup.slos:
             measurement = found.get((svc.name, slo.name))
             card = slo_scorecard(svc.name, slo, measurement, failure)
-            if measurement is not None and incidents is not None and measurement.bins and card.bad:
-                card = attribute_budget(card, measurement, incidents, snapshot, collected_at)
+            if measurement is not None and intervals is not None and measurement.bins and card.bad:
+                card = attribute_budget(card, measurement, intervals, snapshot.window)
             cards.append(card)
     return cards
 
 
-def attribute_budget(
-    card: SloScorecard,
-    measurement: SloMeasurement,
-    incidents: pd.DataFrame,
-    snapshot: Snapshot,
-    collected_at: datetime,
-) -> SloScorecard:
+def attribute_budget(card: SloScorecard, measurement: SloMeasurement, intervals: Intervals,
+                     window: Window) -> SloScorecard:
     """Share of the window's bad events inside each incident's open interval.
 
     Bad events are assumed spread evenly within each fine bin. Where incidents overlap, a moment's
     bad events are split equally among the incidents open then, so shares add up to at most 1.
     """
-    window = snapshot.window
-    mine = incidents[incidents["service"] == card.service]
     step = float(measurement.bin_seconds or 0)
-    if mine.empty or step <= 0:
+    mine = intervals.by_service.get(card.service)
+    if mine is None or step <= 0:
         return card.model_copy(update={"unattributed_share": 1.0 if card.bad else None})
-    w0 = window.start.timestamp()
-    w1 = window.end.timestamp()
-    bin_start = np.array([b.start.timestamp() for b in measurement.bins])
-    bin_bad = np.array([b.bad for b in measurement.bins], dtype=float)
+    ids, numbers, titles, starts, ends = mine
+    w0, w1 = window.start.timestamp(), window.end.timestamp()
+    bin_start = np.fromiter((b.start.timestamp() for b in measurement.bins), float, len(measurement.bins))
+    bin_bad = np.fromiter((b.bad for b in measurement.bins), float, len(measurement.bins))
     keep = (bin_start + step > w0) & (bin_start < w1)
     bin_start, bin_bad = bin_start[keep], bin_bad[keep]
     if not len(bin_start) or bin_bad.sum() <= 0:
         return card
-    starts = mine["created_at"].map(pd.Timestamp.timestamp).to_numpy(dtype=float)
-    ends = mine["resolved_at"].fillna(pd.Timestamp(collected_at)).map(pd.Timestamp.timestamp).to_numpy(dtype=float)
     starts, ends = np.clip(starts, w0, w1), np.clip(ends, w0, w1)
     edges = np.unique(np.concatenate([np.clip(bin_start, w0, w1), np.clip(bin_start + step, w0, w1), starts, ends]))
     seg_start, seg_len = edges[:-1], np.diff(edges)
@@ -130,22 +147,17 @@ def attribute_budget(
     )
     per_open = np.where(open_now > 0, seg_bad / np.maximum(open_now, 1), 0.0)
     prefix = np.concatenate([[0.0], np.cumsum(per_open)])
-    idx_start = np.searchsorted(edges, starts)
-    idx_end = np.searchsorted(edges, ends)
-    attributed = prefix[idx_end] - prefix[idx_start]
+    attributed = prefix[np.searchsorted(edges, ends)] - prefix[np.searchsorted(edges, starts)]
     total_bad = float(seg_bad.sum())
     budget = (1.0 - card.objective) * (card.total or 0.0)
-    rows = []
-    for (_, inc), bad in zip(mine.iterrows(), attributed, strict=True):
-        if bad <= 0:
-            continue
-        rows.append(
-            BudgetAttribution(
-                incident_id=str(inc["id"]), incident_number=int(inc["number"]), title=str(inc["title"]),
-                bad=float(bad), share_of_bad=float(bad) / total_bad,
-                share_of_budget=float(bad) / budget if budget > 0 else 0.0,
-            )
+    order = [i for i in np.lexsort((numbers, -attributed)) if attributed[i] > 0]
+    rows = [
+        BudgetAttribution(
+            incident_id=str(ids[i]), incident_number=int(numbers[i]), title=str(titles[i]),
+            bad=float(attributed[i]), share_of_bad=float(attributed[i]) / total_bad,
+            share_of_budget=float(attributed[i]) / budget if budget > 0 else 0.0,
         )
-    rows.sort(key=lambda r: (-r.bad, r.incident_number))
+        for i in order
+    ]
     unattributed = float(seg_bad[open_now <= 0].sum()) / total_bad
     return card.model_copy(update={"attribution": rows, "unattributed_share": unattributed})
