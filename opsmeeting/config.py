@@ -243,6 +243,11 @@ class Output(Strict):
     public_url: str | None = Field(default=None, pattern=r"^https?://")
     templates_dir: Path | None = None
     title: str = "Ops Meeting"
+    pdf_detail: int = Field(
+        default=40, ge=1, le=10_000,
+        description="Services shown in full in the PDF (by priority, plus any that missed an SLO or had a major "
+        "incident); the rest are summarised in one table. The HTML always shows every service.",
+    )
 
 
 class WheelConfig(Strict):

@@ -188,6 +188,7 @@ class Setup(Frozen):
     slos: list[SetupSlo] = Field(default_factory=list)
     priority_weights: PriorityWeights = Field(default_factory=lambda: PriorityWeights())
     short_incident_seconds: float = 300.0
+    pdf_detail: int = 40  # the PDF shows this many services in full; the HTML shows every one
 
 
 class SourceStatus(Frozen):

@@ -76,6 +76,7 @@ def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
         ],
         priority_weights=config.priority.weights,
         short_incident_seconds=config.priority.short_incident.total_seconds(),
+        pdf_detail=config.output.pdf_detail,
     )
 
 

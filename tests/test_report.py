@@ -138,3 +138,15 @@ def test_the_pdf_fetcher_refuses_everything_but_data_and_package_files():
             fetcher.fetch(url)
     assert fetcher.fetch("data:text/plain,hi").read() == b"hi"
     assert b"opsmeeting" in fetcher.fetch(f"file://{TEMPLATES}/report.css").read()
+
+
+def test_a_large_organisation_gets_a_compact_pre_read_and_a_full_page(sample):
+    small = sample.model_copy(update={"setup": sample.setup.model_copy(update={"pdf_detail": 3})})
+    cards = build_scorecards(small)
+    out = render_report(small, cards)
+    text = "\n".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(out.pdf)).pages)
+    missed = {c.service for c in cards.services if any(s.met is False for s in c.slos)}
+    summarised = 12 - len(missed | {c.service for c in cards.services if c.priority.rank <= 3})
+    assert f"The other {summarised} services" in text  # one compact table for the rest
+    assert out.html.count('class="scorecard"') == 12  # the page keeps every service's scorecard
+    assert "The other" not in out.html

@@ -124,11 +124,23 @@ class ReportContext:
     changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
     wheel: Any = None  # opsmeeting.wheel_store.WheelView on the screen page; None in print
+    detailed: list[ServiceScorecard] = field(default_factory=list)  # services shown in full (appendix, SLOs)
+    summarised: list[ServiceScorecard] = field(default_factory=list)  # the rest, one table row each (print)
+    responders_shown: list[Any] = field(default_factory=list)
+    ranked_shown: list[ServiceScorecard] = field(default_factory=list)
+    majors_shown: list[Any] = field(default_factory=list)
 
     def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
         if moment is None:
             return "—"
         return moment.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+def _some(names: list[str], shown: int = 12) -> str:
+    """A list for a sentence: the first ``shown`` names, then how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more (all in scorecards.json)"
 
 
 def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
@@ -144,10 +156,13 @@ def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
         warnings.append(Warning("warning", "Provisional: this rotation has not ended yet; numbers will change."))
     low = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "low_traffic"]
     if low:
-        warnings.append(Warning("info", "Too few events to judge (low traffic): " + ", ".join(low) + "."))
+        warnings.append(Warning("info", "Too few events to judge (low traffic): " + _some(low) + "."))
     nodata = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "no_data"]
     if nodata:
-        warnings.append(Warning("warning", "No SLO data: " + ", ".join(nodata) + "."))
+        warnings.append(Warning("warning", "No SLO data: " + _some(nodata) + "."))
+    failed = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "error"]
+    if failed and not any(w.level == "error" for w in warnings):
+        warnings.append(Warning("warning", "SLO queries failed: " + _some(failed) + "."))
     return warnings
 
 
@@ -178,6 +193,37 @@ def changes_since_last(cards: Scorecards) -> list[str]:
     return lines
 
 
+def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: str, limit: int) -> dict[str, Any]:
+    """What is shown in full. The page shows everything; the PDF of a large organisation shows the
+    ``limit`` highest-priority services plus any that missed an SLO or had a major incident (at most
+    twice ``limit``) in full, and summarises the rest in one table, so the pre-read stays readable."""
+    responders = sorted(cards.responders, key=lambda r: (-r.interruptions, r.name))
+    majors = cards.major_incidents
+    if medium == "screen" or (len(cards.services) <= limit and len(majors) <= 2 * limit):
+        return {"detailed": cards.services, "summarised": [], "responders_shown": responders,
+                "ranked_shown": ranked, "majors_shown": majors}
+    # the PDF lists the major incidents that most need the meeting: no postmortem yet, then the longest
+    longest = sorted(majors, key=lambda m: (m.postmortem_url is not None, -(m.ttr_s or float("inf")), m.number))
+    majors_shown = sorted(longest[: 2 * limit], key=lambda m: (m.created_at, m.number))
+    notable = {
+        c.service for c in cards.services
+        if (c.incidents.incidents_major or 0) > 0 or any(s.met is False for s in c.slos)
+    }
+    keep = {c.service for c in ranked[:limit]}
+    for card in ranked[limit:]:
+        if len(keep) >= 2 * limit:
+            break
+        if card.service in notable:
+            keep.add(card.service)
+    return {
+        "detailed": [c for c in cards.services if c.service in keep],
+        "summarised": [c for c in ranked if c.service not in keep],
+        "responders_shown": responders[:limit],
+        "ranked_shown": ranked[:limit],
+        "majors_shown": majors_shown,
+    }
+
+
 def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart],
                   wheel: Any = None) -> ReportContext:
     setup = snapshot.setup
@@ -200,7 +246,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         ),
         key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
     )[:6]
-    latency = [slo for c in cards.services for slo in c.slos if slo.quantiles]
+    latency = [slo for c in cards.services for slo in c.slos if slo.quantiles]  # narrowed to `detailed` below
     sparklines = {}
     for card in cards.services:
         for slo in card.slos:
@@ -209,7 +255,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
                 series = [None if not d.total or d.good is None else d.good / d.total for d in slo.daily]
             sparklines[(slo.service, slo.name)] = sparkline_points(series)
     generated = cards.generated_at.astimezone(ZoneInfo(tz))
-    return ReportContext(
+    context = ReportContext(
         title=setup.title,
         setup=setup,
         cards=cards,
@@ -229,7 +275,11 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         changes=changes_since_last(cards),
         page_size=setup.page_size,
         wheel=wheel if medium == "screen" else None,
+        **detail(cards, ranked, medium, setup.pdf_detail),
     )
+    shown = {c.service for c in context.detailed}
+    context.latency = [slo for slo in context.latency if slo.service in shown]
+    return context
 
 
 def environment(templates_dir: Path | None = None) -> Environment:
