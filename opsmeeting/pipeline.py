@@ -7,6 +7,7 @@ the report carries a banner.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -108,6 +109,7 @@ def collect(
             if collector is None:
                 continue
             data[name], sources[name] = collector.collect(window)
+            gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
         except CollectorError as exc:
             sources[name] = SourceStatus(status="failed", detail=str(exc).split(": ", 1)[-1],
                                          seconds=round(time.perf_counter() - started, 3))

@@ -15,7 +15,6 @@ emailed and never enter the history.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from opsmeeting.items import ItemBook
 from opsmeeting.notes import read_notes
 from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.archive import write_index
-from opsmeeting.report.output import ReportFiles, scorecards_json, write_report
+from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.snapshot import read_snapshot, write_snapshot
@@ -127,7 +126,7 @@ class Runner:
         files = write_report(target, cards, rendered)
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))
         if not window.provisional:
-            store.record_window(json.loads(scorecards_json(cards)))
+            store.record_window(cards.to_json_dict())
         ledger.mark(key, "rendered", directory=str(target))
         code = exit_code_for(snapshot)
         if self.config.email is None or not self.config.email.enabled or window.provisional or files.pdf is None:

@@ -308,6 +308,13 @@ class PrometheusCollector:
         quantiles = {k.split(":", 1)[1]: by_service(k) for k in quantile_kinds}
         steps = [window.start + STEP * i for i in range(int(window.duration / STEP))]
         days = window.days()
+        day_labels = [d0.astimezone(window.tz).strftime("%Y-%m-%d") for d0, _ in days]
+
+        def day_of(moment: datetime) -> int:
+            return next((i for i, (d0, d1) in enumerate(days) if d0 <= moment < d1), -1)
+
+        # the same for every service: each hourly step's start, its series key, and its day
+        step_keys = [(begin, _ts(begin + STEP), day_of(begin)) for begin in steps]
         out = []
         for svc in self.services:
             name = svc.name
@@ -317,22 +324,26 @@ class PrometheusCollector:
             previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad),
                               total=prev_total.get(name))
             bins = []
+            day_good = [0.0] * len(days)
+            day_total = [0.0] * len(days)
+            day_seen = [False] * len(days)
             hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
-            for begin in steps:
-                key = _ts(begin + STEP)
+            for begin, key, day in step_keys:
                 t = ht.get(key)
                 if t is None:
                     continue
                 f = hf.get(key, 0.0)
-                bad = f if uses_bad else t - f
-                bins.append(BinnedCounts(start=begin, bad=max(bad, 0.0), total=t))
-            daily = []
-            for d0, d1 in days:
-                in_day = [b for b in bins if d0 <= b.start < d1]
-                day_total = sum(b.total for b in in_day) if in_day else None
-                day_good = sum(b.total - b.bad for b in in_day) if in_day else None
-                daily.append(DailyCounts(date=d0.astimezone(window.tz).strftime("%Y-%m-%d"), start=d0,
-                                         good=day_good, total=day_total))
+                bad = max(f if uses_bad else t - f, 0.0)
+                bins.append(BinnedCounts(start=begin, bad=bad, total=t))
+                if day >= 0:
+                    day_good[day] += t - bad
+                    day_total[day] += t
+                    day_seen[day] = True
+            daily = [
+                DailyCounts(date=label, start=d0, good=day_good[i] if day_seen[i] else None,
+                            total=day_total[i] if day_seen[i] else None)
+                for i, ((d0, _), label) in enumerate(zip(days, day_labels, strict=True))
+            ]
             out.append(SloMeasurement(
                 service=name, slo=slo.name, window=Counts(good=good, total=total.get(name)),
                 previous=previous, period_total=period_total.get(name), daily=daily, bins=bins,
