@@ -41,6 +41,9 @@ lint: install-test
 sample: install
 	$(BIN)/python scripts/make_sample.py
 
+## make bench: organisation-scale benchmarks against the fakes and slo-generator (see bench/RESULTS.md)
+include bench/bench.mk
+
 clean:
 	rm -rf $(OUT) .cache .pytest_cache
 

@@ -1,0 +1,413 @@
+"""``bench/results.json`` → ``bench/RESULTS.md``: tables only, every number from the JSON.
+
+``render(results)`` is called by ``run_bench.py`` after each sub-benchmark; a section not measured
+yet says which command measures it. ``python bench/report.py`` regenerates the file alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+Json = dict[str, Any]
+STAGE_LABELS = {
+    "config": "configuration", "pagerduty": "PagerDuty collection", "prometheus": "Prometheus collection",
+    "snapshot_build": "snapshot assembly", "snapshot_write": "snapshot written", "history": "history (store)",
+    "aggregation": "aggregation", "wheel": "Ops Wheel (store)", "charts": "charts", "html": "HTML", "pdf": "PDF",
+    "report_files": "report files written", "email": "email (build + SMTP)", "archive_index": "archive index",
+}
+
+
+def s(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f} s"
+
+
+def n(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def mb(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} MiB"
+
+
+def x(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}×"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def missing(name: str) -> str:
+    return f"_Not measured yet: `python bench/run_bench.py {name}`._"
+
+
+def runs_note(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+
+def machine(r: Json) -> str:
+    m = r.get("machine") or {}
+    if not m:
+        return ""
+    pk = m.get("packages", {})
+    rows: list[list[Any]] = [
+        ["cores (nproc)", m.get("nproc")], ["CPU", m.get("cpu_model")], ["memory", f"{m.get('mem_total_gib')} GiB"],
+        ["kernel", m.get("kernel")], ["Python", m.get("python")], ["Prometheus", m.get("prometheus")],
+        ["packages", ", ".join(f"{k} {v}" for k, v in pk.items())],
+    ]
+    return "## Machine\n\n" + table(["", ""], rows)
+
+
+def headline(r: Json) -> str:
+    rows: list[list[Any]] = []
+    run, pdr, prom = r.get("run"), r.get("pagerduty"), r.get("prometheus")
+    agg, ren = r.get("aggregate"), r.get("render")
+    if run:
+        cli = run["cli"]
+        rows.append([f"`opsmeeting run`, whole organisation ({run['scale']['services']} services, "
+                     f"{run['scale']['incidents']:,} incidents, {run['scale']['log_entries']:,} log entries, "
+                     f"{run['scale']['slos']:,} SLOs), fakes, PagerDuty pacing off",
+                     f"{s(cli['wall_s'])} (median of {run['repeats']})", "< 60 s",
+                     verdict(cli["wall_s"] < run["targets"]["wall_s"])])
+        rows.append(["peak memory of that run (max RSS)", mb(cli["peak_rss_mib"]), "< 1.5 GB (1,536 MiB)",
+                     verdict(cli["peak_rss_mib"] < run["targets"]["peak_rss_mib"])])
+        api = run["real_api"]
+        rows.append(["the same run against the real PagerDuty: its collection cannot beat the rate limit",
+                     f"≥ {s(api['wall_with_floor_s'])} ({api['pagerduty_requests']:,} requests ≥ "
+                     f"{s(api['floor_s'])} at 960/min)", "< 60 s", verdict(api["wall_with_floor_s"] < 60)])
+    if pdr:
+        o = pdr["opsmeeting"]
+        rows.append([f"PagerDuty collection ({pdr['data']['incidents']:,} incidents, "
+                     f"{pdr['data']['log_entries']:,} log entries) on the fake",
+                     f"{s(o['wall_s'])}, {o['requests']:,} requests (data: {o['data_requests']:,}; minimum "
+                     f"{pdr['minimum_requests']:,})", "—", "—"])
+        rows.append(["naive script (iter_all + one request per incident) on the same fake",
+                     f"{s(pdr['naive']['wall_s'])}, {pdr['naive']['requests']:,} requests "
+                     f"({x(pdr['ratios']['naive_vs_opsmeeting_requests'])} opsmeeting's)", "—", "—"])
+    if prom and "500" in prom["sizes"]:
+        p = prom["sizes"]["500"]
+        rows.append(["500 SLOs from Prometheus (14-day window): opsmeeting's collector vs slo-generator 2.6.0",
+                     f"{s(p['opsmeeting']['wall_s'], 2)} vs {s(p['slo_generator']['wall_s'], 2)}: "
+                     f"{x(p['speedup'])} faster", "≥ 5×", verdict(p["speedup"] >= 5)])
+        w = p.get("opsmeeting_window_only")
+        if w:
+            rows.append(["the same 500 window SLIs only (what slo-generator computes), opsmeeting's queries",
+                         f"{s(w['wall_s'], 2)}, {w['requests']} requests: {x(p['speedup_window_only'])} faster",
+                         "≥ 5×", verdict(p["speedup_window_only"] >= 5)])
+    if agg:
+        rows.append([f"aggregation (`build_scorecards`, {agg['snapshot']['services']} services, "
+                     f"{agg['snapshot']['measurements']:,} SLO measurements)",
+                     f"{s(agg['wall_s'], 2)} (median of {agg['repeats']}), peak {mb(agg['peak_rss_mib'])}", "—", "—"])
+    if ren:
+        rows.append(["HTML + PDF of the 500-service report", f"{s(ren['html_plus_pdf_s'])} "
+                     f"(median of {ren['repeats']}; {ren['pdf_pages']} PDF pages)", "< 30 s",
+                     verdict(ren["html_plus_pdf_s"] < ren["target_html_plus_pdf_s"])])
+    email = (run or {}).get("instrumented", {}).get("stages", {}).get("email")
+    rows.append(["email delivery (PDF attached, SMTP on loopback)",
+                 s(email["wall_s"], 2) if email else "not implemented yet", "—", "—"])
+    return "## Headline\n\n" + table(["measure", "result", "target", ""], rows)
+
+
+def pagerduty(r: Json) -> str:
+    p = r.get("pagerduty")
+    if not p:
+        return "## PagerDuty: requests against the minimum\n\n" + missing("pagerduty")
+    o, nv = p["opsmeeting"], p["naive"]
+    endpoints = sorted(set(o["requests_by_endpoint"]) | set(nv["requests_by_endpoint"]))
+    rows = [[f"`{e}`", n(o["requests_by_endpoint"].get(e)), n(nv["requests_by_endpoint"].get(e))] for e in endpoints]
+    rows.append(["**total**", f"**{o['requests']:,}**", f"**{nv['requests']:,}**"])
+    rows.append(["minimum for the data: ⌈incidents/100⌉ + ⌈log entries/100⌉", n(p["minimum_requests"]),
+                 n(p["minimum_requests"])])
+    rows.append(["wall time on the fake", f"{s(o['wall_s'])} (median of {p['repeats']}: {runs_note(o['wall_s_runs'])})",
+                 f"{s(nv['wall_s'])} (1 run)"])
+    rows.append(["client CPU", s(o["cpu_s"]), s(nv["cpu_s"])])
+    rows.append(["the fake's CPU serving it (same process as the harness)", s(o["fake_cpu_s"]), s(nv["fake_cpu_s"])])
+    rows.append(["other processes' CPU meanwhile (shared machine)", s(o["other_cpu_s"]), s(nv["other_cpu_s"])])
+    rows.append(["peak RSS of the collecting process", mb(o["peak_rss_mib"]), mb(nv["peak_rss_mib"])])
+    rows.append(["floor against the real API (960 requests/min)", s(p["real_api"]["opsmeeting_floor_s"]),
+                 s(p["real_api"]["naive_floor_s"])])
+    same = p["same_data"]
+    d = p["data"]
+    text = [
+        "## PagerDuty: requests against the minimum",
+        f"{d['services']} services in {d['teams']} teams, {d['users']} users, {d['schedules']} schedules, "
+        f"{d['incidents']:,} incidents and {d['log_entries']:,} log entries "
+        f"(`tests/fakes/pagerduty_data.generate_org`, seed 1) on the HTTPS fake (`tests/fakes/pagerduty.py`) "
+        f"with **validation off** in the timed runs "
+        f"(openapi-core costs ~7 ms a request on the fake's side). One more, untimed, opsmeeting run had the "
+        f"fake validate every request against PagerDuty's OpenAPI document: "
+        f"{p['fake']['spec_errors_in_validated_run']} errors. opsmeeting: the collector as `opsmeeting run` builds it "
+        f"(concurrency 4, `requests_per_minute: 0`). Naive: `RestApiV2Client.iter_all('incidents')` per day, then "
+        f"`iter_all('incidents/{{id}}/log_entries')` for each incident, sequential.",
+        table(["endpoint", "opsmeeting", "naive script"], rows),
+        f"- opsmeeting made {x(p['ratios']['requests_vs_minimum'])} the minimum for the data "
+        f"({o['data_requests']:,} data requests against {p['minimum_requests']:,}, plus reference data: priorities, "
+        f"users, teams, services, schedules); the naive script made {x(p['ratios']['naive_vs_opsmeeting_requests'])} "
+        f"as many requests as opsmeeting and took {x(p['ratios']['naive_vs_opsmeeting_wall'])} as long on the fake, "
+        f"where a request costs ~2 ms: the wall-time ratio on loopback understates what the request ratio costs "
+        f"against the real API.",
+        f"- Same data: incidents {'identical' if same['incidents_equal'] else 'DIFFERENT'}, log entries "
+        f"{'identical' if same['log_entries_equal'] else 'DIFFERENT'} (by id) between the two collections.",
+        f"- The trap the naive script first falls into: one `iter_all` over the whole window returned "
+        f"{nv['one_shot']['incidents']:,} of {d['incidents']:,} incidents ({nv['one_shot']['requests']} requests), "
+        f"silently (a logged warning at offset 10,000).",
+        f"- Real PagerDuty allows 960 requests a minute: opsmeeting's {o['requests']:,} requests need at least "
+        f"{s(p['real_api']['opsmeeting_floor_s'])} ({s(p['real_api']['opsmeeting_at_default_pace_s'])} at its default "
+        f"pace of 900/min; the data alone, {s(p['real_api']['minimum_floor_s'])}); the naive script's need "
+        f"{p['real_api']['naive_floor_s'] / 60:.0f} minutes.",
+    ]
+    return "\n\n".join(text)
+
+
+def prometheus(r: Json) -> str:
+    p = r.get("prometheus")
+    if not p:
+        return "## Prometheus: opsmeeting and slo-generator side by side\n\n" + missing("prometheus")
+    sizes = sorted(p["sizes"].values(), key=lambda v: v["slos"])
+    rows = []
+    for v in sizes:
+        o, g, w = v["opsmeeting"], v["slo_generator"], v.get("opsmeeting_window_only") or {}
+        rows.append([f"{v['slos']} ({v['services']} services × 2)", f"{v['samples'] / 1e6:.1f} M",
+                     f"{s(o['wall_s'], 2)} / {o['requests']}", f"{s(w.get('wall_s'), 2)} / {w.get('requests', '—')}",
+                     f"{s(g['wall_s'], 2)} / {g['requests']:,}", x(v["speedup"]), x(v.get("speedup_window_only")),
+                     f"{s(o['cpu_s'], 2)} / {s(g['cpu_s'], 2)}",
+                     f"{s(o['prometheus_cpu_s'], 2)} / {s(g['prometheus_cpu_s'], 2)}",
+                     f"{s(o['other_cpu_s'], 2)} / {s(g['other_cpu_s'], 2)}",
+                     "exact" if v["verification"]["ok"] else f"**{v['verification']['problem_count']} problems**"])
+    big = sizes[-1]
+    diff = big["verification"]["max_abs_sli_difference"]
+    text = [
+        "## Prometheus: opsmeeting and slo-generator side by side",
+        "An **SLO** here is one (service, SLO definition) pair: *availability* (good = "
+        "`http_requests_total{code!~\"5..\"}`, total = all requests, objective 99.9 %) and *latency* (good = "
+        "requests in the `le=\"0.25\"` bucket of `http_request_duration_seconds`, total = `_count`, objective 99 %) "
+        f"for each service, over the 14-day window ending {p.get('window_end', '2026-11-02T08:00Z')}. Data: "
+        f"`tests/fakes/slo_data.dataset` (counter resets, diurnal traffic, incidents, low traffic; the no-data shape "
+        f"replaced by a steady one), one sample every {sizes[0]['spacing_s']} s over 29 days, backfilled into "
+        "Prometheus 2.42 (`promtool`), served by our own server on 127.0.0.1. Both tools ran against the same "
+        f"server in the same run, alternately, after one untimed warm-up each; medians of {p['repeats']} runs.",
+        "- **opsmeeting**: `PrometheusCollector.collect` as `opsmeeting run` builds it (concurrency 4): grouped "
+        "queries per SLO definition, never per service: window good/total, previous window, 28-day period total, "
+        "hourly series (range queries) and, for latency, the p50/p99 quantiles. It computes much more than the "
+        "window SLI.\n- **opsmeeting, window only**: just the window good and total, the same two grouped queries "
+        "through the collector's own client, one after the other: the same work slo-generator does.\n"
+        "- **slo-generator 2.6.0** (its own virtualenv), through `compute()` as its `compute` command does, one "
+        "generated config per SLO (`good_bad_ratio` with `filter_good`/`filter_valid`; `distribution_cut` with "
+        "`threshold_bucket: 0.25`); its Prometheus backend ignores `--timestamp`, so each filter pins the time with "
+        "`[window] @ <end>`. Timed in-process after its imports.",
+        table(["SLOs", "samples", "opsmeeting s / requests", "window only s / requests", "slo-generator s / requests",
+               "speed-up", "speed-up, window only", "client CPU (ops / slo-gen)", "Prometheus CPU (ops / slo-gen)",
+               "other processes' CPU", "SLIs vs truth"], rows),
+        f"Verification ({big['slos']} SLOs): good and total events are equal, exactly, between opsmeeting, "
+        f"slo-generator and the dataset's ground truth; the largest SLI difference is "
+        f"{max(diff['opsmeeting_vs_truth'], diff['slogen_vs_truth'], diff['opsmeeting_vs_slogen']):.1e} "
+        f"(tolerance 1e-9). slo-generator's own `sli_measurement` is rounded to 6 decimals "
+        f"(off by up to {diff['slogen_rounded_sli_vs_truth']:.1e}) and its burn rate to 1 decimal. "
+        f"slo-generator's requests go to loopback without TLS and without a session (a new connection each): "
+        f"against a remote server each of its {big['slo_generator']['requests']:,} requests pays a round trip, "
+        f"opsmeeting's {big['opsmeeting']['requests']} barely notice.",
+    ]
+    return "\n\n".join(text)
+
+
+def aggregate(r: Json) -> str:
+    a = r.get("aggregate")
+    if not a:
+        return "## Aggregation\n\n" + missing("aggregate")
+    snap = a["snapshot"]
+    rows = [
+        ["`build_scorecards` wall time",
+         f"{s(a['wall_s'], 2)} (median of {a['repeats']}: {runs_note(a['wall_s_runs'])})"],
+        ["CPU time", s(a["cpu_s"], 2)],
+        ["peak RSS during aggregation (process, snapshot loaded)", mb(a["peak_rss_mib"])],
+        ["RSS before (the loaded snapshot)", mb(a["rss_before_mib"])],
+        ["peak of Python allocations during one aggregation (tracemalloc)", mb(a["tracemalloc_peak_mib"])],
+        ["reading the snapshot from disk (not part of the stage)", f"{s(a['load_snapshot_s'], 2)}"],
+        ["other processes' CPU meanwhile", s(a["other_cpu_s"])],
+    ]
+    return "\n\n".join([
+        "## Aggregation",
+        f"A synthetic snapshot of the organisation: {snap['services']} services, {snap['incidents']:,} incidents, "
+        f"{snap['log_entries']:,} log entries, {snap['measurements']:,} SLO measurements with **hourly** bins "
+        f"({snap['bins']:,} bins, the collector's own step). Built from the PagerDuty generator's API objects "
+        f"through the collector's own mapping (`PagerDutyCollector._incident`/`_entry`), and from the SLO dataset's "
+        f"exact truth (window, previous, period, daily, hourly bad events; hourly totals spread evenly over each "
+        f"day). Measured in a fresh process.",
+        table(["", ""], rows),
+        f"Output: {a['cards']['services']} service scorecards, {a['cards']['slo_scorecards']:,} SLO scorecards, "
+        f"{a['cards']['responders']} responders, {a['cards']['problems']} recurring problems.",
+    ])
+
+
+def render_section(r: Json) -> str:
+    p = r.get("render")
+    if not p:
+        return "## Rendering\n\n" + missing("render")
+    rows = [[name, f"{s(v['wall_s'], 2)} ({runs_note(v['wall_s_runs'])})", s(v["cpu_s"], 2), mb(v["rss_start_mib"]),
+             mb(v["peak_rss_mib"])] for name, v in p["steps"].items()]
+    return "\n\n".join([
+        "## Rendering",
+        f"`render_report` on the same 500-service snapshot, {p['repeats']} fresh processes; each step metered "
+        f"inside the library's own call (charts = `render_charts`; HTML = the screen page; PDF = the print page "
+        f"and WeasyPrint). The PDF has {p['pdf_pages']} pages ({p['pdf_bytes'] / 1e6:.1f} MB), the HTML is "
+        f"{p['html_bytes'] / 1e6:.1f} MB.",
+        table(["step", "wall time, median (runs)", "CPU", "RSS at start", "peak RSS during the step"], rows),
+        f"HTML + PDF: **{s(p['html_plus_pdf_s'])}** (target < 30 s: {verdict(p['html_plus_pdf_s'] < 30)}). "
+        f"Other processes' CPU during a run (median): {s(p['other_cpu_s'])}.",
+    ])
+
+
+def run_section(r: Json) -> str:
+    p = r.get("run")
+    if not p:
+        return "## The whole run\n\n" + missing("run")
+    cli, inst = p["cli"], p["instrumented"]
+    sc = p["scale"]
+    rows = []
+    for key, label in STAGE_LABELS.items():
+        st = inst["stages"].get(key)
+        if st is None:
+            continue
+        rows.append([label, s(cli["stages_wall_s"].get(key), 2) if key in cli["stages_wall_s"] else "",
+                     s(st["wall_s"], 2), s(st["cpu_s"], 2), mb(st["rss_start_mib"]), mb(st["peak_rss_mib"])])
+    if "email" not in inst["stages"]:
+        rows.append(["email", "not implemented yet", "not implemented yet", "—", "—", "—"])
+    if inst.get("other_wall_s") is not None:
+        rows.append(["other (store, ledger, lock, not wrapped)", "", s(inst["other_wall_s"], 2), "", "", ""])
+    rows.append(["**total**", f"**{s(cli['wall_s'])}** (process)", f"{s(inst['total_wall_s'])}",
+                 s(inst["process_cpu_s"]), "", f"**{mb(cli['peak_rss_mib'])}** (CLI max RSS)"])
+    api = p["real_api"]
+    return "\n\n".join([
+        "## The whole run, per stage",
+        f"`opsmeeting run --config … --window {p.get('window', '2026-10-19T08:00Z/2026-11-02T08:00Z')} --as-of …` "
+        f"against the PagerDuty fake ({sc['services']} services, {sc['teams']} teams, {sc['incidents']:,} incidents, "
+        f"{sc['log_entries']:,} log entries, 50 schedules; pacing off) and a real Prometheus backfilled with "
+        f"{sc['prometheus_samples'] / 1e6:.1f} M samples ({sc['services']} services, 29 days, one sample every "
+        f"{sc['prometheus_spacing_s']} s) for {sc['slos']:,} SLOs (availability and latency per service). "
+        f"CLI: {p['repeats']} runs (wall {runs_note(cli['wall_s_runs'])} s; exit codes {cli['exit_codes']}), the "
+        f"process measured by `wait4` (max RSS, user + system CPU), its stage times parsed from its own output. "
+        f"Per stage: one more run of the same steps through the library in a fresh process (`bench/stage.py "
+        f"pipeline`), each stage's peak RSS measured alone (the kernel's peak mark is reset before each stage).",
+        table(["stage", "CLI wall (median)", "wall", "CPU", "RSS at start", "peak RSS"], rows),
+        f"During the CLI runs (medians): the PagerDuty fake used {s(cli['fake_cpu_s'])} of CPU, Prometheus "
+        f"{s(cli['prometheus_cpu_s'])}, other processes on the shared machine {s(cli['other_cpu_s'])}. The CLI "
+        f"process used {s(cli['cpu_s'])} of CPU. Against the real PagerDuty the collection alone needs at least "
+        f"{s(api['floor_s'])} ({api['pagerduty_requests']:,} requests at 960/min; {s(api['at_default_pace_s'])} at "
+        f"the default pace of 900/min), so the same run would take at least {s(api['wall_with_floor_s'])}.",
+    ])
+
+
+SCALING_STAGES = ("pagerduty", "prometheus", "snapshot_write", "aggregation", "pdf", "report_files")
+
+
+def scaling(r: Json) -> str:
+    p = r.get("scaling")
+    if not p:
+        return "## Scaling\n\n" + missing("scaling")
+    rows_in = p["rows"]
+
+    def wall(row: Json, key: str) -> float | None:
+        if key == "rest":
+            return row["total_wall_s"] - sum(row["stages"].get(k, {}).get("wall_s", 0.0) for k in SCALING_STAGES)
+        return row["stages"].get(key, {}).get("wall_s")
+
+    keys = [*SCALING_STAGES, "rest"]
+    labels = [STAGE_LABELS.get(k, "everything else") for k in keys]
+    header = ["scale", "services / incidents / log entries / SLOs", *labels, "total", "peak RSS"]
+    rows = [[f"{row['factor']}×", f"{row['services']:,} / {row['incidents']:,} / {row['log_entries']:,} / "
+             f"{row['slos']:,}", *[s(wall(row, k), 1) for k in keys], f"**{s(row['total_wall_s'])}**",
+             mb(row["process_peak_rss_mib"])] for row in rows_in]
+    base = rows_in[0]
+
+    def ratio(row: Json, key: str) -> str:
+        a, b = wall(row, key), wall(base, key)
+        return x(a / b) if a is not None and b else "—"
+
+    growth = [[f"{row['factor']}×", *[ratio(row, k) for k in keys], x(row["total_wall_s"] / base["total_wall_s"]),
+               x(row["process_peak_rss_mib"] / base["process_peak_rss_mib"])] for row in rows_in]
+    requests = ", ".join(f"{row['factor']}×: {row['sources']['pagerduty']['requests']:,}" for row in rows_in)
+    return "\n\n".join([
+        "## Scaling",
+        f"The whole run (`Runner` through the library, each stage metered, a fresh process; one run per scale) at "
+        f"1×, 2× and 4× the services, teams and incidents, Prometheus data at {p['prometheus_spacing_s']} s "
+        f"spacing at every scale. \"Everything else\" is every other stage (configuration, snapshot assembly, "
+        f"history, wheel, charts, HTML, email, archive index) and the unwrapped rest. PagerDuty requests: "
+        f"{requests}.",
+        table(header, rows),
+        "Growth against 1×:",
+        table(["scale", *labels, "total", "peak RSS"], growth),
+    ])
+
+
+def notes(r: Json) -> str:
+    return "\n".join([
+        "## How to read these numbers",
+        "",
+        "- `make bench` (or `python bench/run_bench.py all`) regenerates everything; `python bench/run_bench.py "
+        "pagerduty|prometheus|aggregate|render|run|scaling` one section. Every number is in `bench/results.json`.",
+        "- Medians of `--repeat` runs (3 by default) where the runtime allows; the aggregation 5 times; the naive "
+        "PagerDuty collection and the scaling runs once each.",
+        "- Each measured piece of work runs in a fresh child process; its peak RSS comes from `/proc/self/status` "
+        "(`VmHWM`, reset per stage through `/proc/self/clear_refs`) or from `wait4` for the CLI.",
+        f"- The machine is shared: before each measurement the harness waits (up to "
+        f"{r.get('settings', {}).get('quiet_max_wait_s', 90):.0f} s) until all cores are "
+        "less than 25 % busy for 2 s, and records the CPU other processes used during it (\"other processes' "
+        "CPU\"). A large value there means the measurement was disturbed.",
+        "- The fakes run on the same 2 cores as opsmeeting: the PagerDuty fake's CPU (in the harness process) and "
+        "Prometheus' CPU are reported beside each measurement.",
+    ])
+
+
+def provenance(r: Json) -> str:
+    rows = []
+    for name in ("pagerduty", "prometheus", "aggregate", "render", "run", "scaling"):
+        section = r.get(name)
+        if not section:
+            continue
+        code, end = section.get("code") or {}, section.get("code_at_end") or {}
+        changed = bool(code) and (code != end)
+        rows.append([name, section.get("measured_at", "—"), f"{section.get('bench_wall_s', 0):.0f} s",
+                     f"`{code.get('commit', '?')}`" + (" + uncommitted changes" if code.get("dirty") else ""),
+                     "**the code changed during the measurement**" if changed else ""])
+    if not rows:
+        return ""
+    return "## What was measured when\n\n" + table(["section", "measured at (UTC)", "took", "opsmeeting commit", ""],
+                                                    rows)
+
+
+SECTIONS: tuple[Callable[[Json], str], ...] = (headline, machine, pagerduty, prometheus, aggregate, render_section,
+                                               run_section, scaling, provenance, notes)
+
+
+def render(results: Json) -> str:
+    stamp = max((v.get("measured_at", "") for v in results.values() if isinstance(v, dict)), default="")
+    parts = ["# opsmeeting benchmark results",
+             f"Generated by `bench/run_bench.py` from `bench/results.json` (last measurement {stamp}). "
+             "Targets from the brief; the real PagerDuty's rate limit is stated, not simulated."]
+    for section in SECTIONS:
+        try:
+            parts.append(section(results))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:  # an older results.json
+            parts.append(f"_Section `{section.__name__}` could not be written from results.json ({exc!r}): "
+                         "run its sub-benchmark again._")
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+if __name__ == "__main__":
+    bench = Path(__file__).resolve().parent
+    data = json.loads((bench / "results.json").read_text())
+    (bench / "RESULTS.md").write_text(render(data))
+    sys.exit(0)
