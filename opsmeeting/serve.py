@@ -70,9 +70,6 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "opsmeeting"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # one line per request, on stderr
-        super().log_message(format, *args)
-
     # --- reading -------------------------------------------------------------------------------
 
     def do_GET(self) -> None:

@@ -12,7 +12,7 @@ from opsmeeting.collectors.pagerduty import PagerDutyCollector, PagerDutyFailure
 from opsmeeting.config import PagerDutySource
 from opsmeeting.models import Setup, SetupService, SetupTeam, Snapshot, SourceStatus
 from opsmeeting.report.scorecards import build_scorecards
-from opsmeeting.window import RotationClock, Window
+from opsmeeting.window import RotationClock
 from tests.fakes import pagerduty_data as pd
 from tests.fakes.pagerduty import FakePagerDuty
 
@@ -272,6 +272,3 @@ def test_rate_limiter_paces_requests(fake):
     # 60 a minute: one a second, so n requests need n - 1 seconds of waiting
     assert sum(slept) == pytest.approx(status.requests - 1)
 
-
-def test_window_helper_sanity():
-    assert Window(start=START, end=END).duration == WINDOW.duration
