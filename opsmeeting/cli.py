@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from opsmeeting import __version__
-from opsmeeting.cli_loop import item, notes, wheel_group
+from opsmeeting.cli_loop import config_option, item, notes, wheel_group
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
@@ -37,10 +37,7 @@ from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.wheel_store import fresh_view
 from opsmeeting.window import RotationClock, Window, parse_window
 
-CONFIG_OPTION = click.option(
-    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    envvar="OPSMEETING_CONFIG", required=True, help="Configuration file (or $OPSMEETING_CONFIG).",
-)
+CONFIG_OPTION = config_option  # one definition, shared with the meeting-loop commands
 
 
 def sample_snapshot_dir() -> Path:
