@@ -11,6 +11,7 @@ Log entries come either account-wide (``GET /log_entries``, paginated) or per in
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import ssl
@@ -239,15 +240,22 @@ class PagerDutyCollector:
         return items
 
     def ranged(self, path: str, key: str, params: Json, since: datetime, until: datetime) -> list[Json]:
-        """Every item in ``[since, until]``, splitting the range in halves past the offset cap."""
+        """Every item in ``[since, until]``. Past the offset cap the range is cut into as many equal
+        parts as the probe's total says are needed (with room to spare), so a busy window costs one
+        wasted probe rather than a bisection's worth."""
         try:
             return self.pages(path, key, {**params, "since": _iso(since), "until": _iso(until)})
-        except _OverCap:
+        except _OverCap as over:
             if until - since <= timedelta(minutes=1):
                 raise PagerDutyFailure(f"GET {path}: more than {OFFSET_CAP} results in one minute") from None
-            middle = since + (until - since) / 2
-            middle = middle.replace(microsecond=0)
-            return self.ranged(path, key, params, since, middle) + self.ranged(path, key, params, middle, until)
+            parts = max(2, math.ceil((over.total or 0) / (0.8 * OFFSET_CAP)))
+            step = (until - since) / parts
+            edges = [since + step * i for i in range(parts)] + [until]
+            edges = [edges[0], *(e.replace(microsecond=0) for e in edges[1:-1]), edges[-1]]
+            found: list[Json] = []
+            for start, end in itertools.pairwise(edges):
+                found += self.ranged(path, key, params, start, end)
+            return found
 
     def _parallel(self, fn: Callable[[Any], Json], args: list[Any]) -> list[Json]:
         if not args:
