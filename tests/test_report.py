@@ -21,6 +21,7 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("OPSMEETING_UPDATE_GOLDEN") == "1"
 SCRUBS = (
     (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,SCRUBBED"),  # font-dependent pixels
+    (re.compile(r"data:font/woff2;base64,[A-Za-z0-9+/=]+"), "data:font/woff2;base64,SCRUBBED"),  # the font files
 )
 
 
@@ -155,3 +156,8 @@ def test_a_large_organisation_gets_a_compact_pre_read_and_a_full_page(sample):
     assert f"The other {summarised} services" in text  # one compact table for the rest
     assert out.html.count('class="scorecard"') == 12  # the page keeps every service's scorecard
     assert "The other" not in out.html
+
+
+def test_the_page_embeds_its_fonts(rendered):
+    faces = re.findall(r'@font-face \{[^}]*src: url\("data:font/woff2;base64,([A-Za-z0-9+/=]+)"\)', rendered.html)
+    assert len(faces) == 2 and all(len(face) > 20_000 for face in faces)  # regular and bold, inline

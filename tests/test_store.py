@@ -150,3 +150,19 @@ def test_trends_and_deltas_from_history(tmp_path):
     assert cards.previous_overall.incidents_total == 2 and cards.history_windows == 2
     assert cards.problems[0].previous_rotations == 2  # the same disk problem, seen in both stored rotations
 
+
+
+def test_written_files_are_readable_by_a_web_server(tmp_path):
+    import os
+
+    from opsmeeting.fsutil import atomic_directory, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<p>hi</p>")
+        with atomic_directory(tmp_path / "snapshot") as tmp:
+            (tmp / "manifest.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644  # mkstemp alone gives 0o600
+    assert (tmp_path / "snapshot").stat().st_mode & 0o777 == 0o755

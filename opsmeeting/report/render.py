@@ -8,6 +8,8 @@ files under the package's templates folder only: untrusted text never makes it f
 
 from __future__ import annotations
 
+import base64
+import functools
 import gc
 import math
 from dataclasses import dataclass, field
@@ -282,6 +284,15 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
     return context
 
 
+@functools.cache
+def font_data_url(name: str) -> str:
+    """A font shipped in templates/fonts as a data: URL, so the page embeds it (no fetch, same look)."""
+    path = (TEMPLATES / "fonts" / name).resolve()
+    if not path.is_relative_to(TEMPLATES / "fonts") or not path.is_file():
+        raise ValueError(f"no font {name!r} in the package")
+    return "data:font/woff2;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
 def environment(templates_dir: Path | None = None) -> Environment:
     builtin = PackageLoader("opsmeeting", "templates")
     loaders: list[Any] = []
@@ -300,6 +311,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
         pct=fmt_pct, sli=fmt_sli, num=fmt_num, duration=fmt_duration, signed=fmt_signed,
         sanitised_html=sanitised_html,
     )
+    env.globals["font_data_url"] = font_data_url
     return env
 
 
