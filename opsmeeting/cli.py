@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,11 @@ from opsmeeting.cli_loop import config_option, item, notes, wheel_group
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
+from opsmeeting.items import items_view
 from opsmeeting.models import Snapshot
 from opsmeeting.notes import render_markdown
 from opsmeeting.pipeline import exit_code_for
-from opsmeeting.report.model import Item, ItemsView, TeamNote
+from opsmeeting.report.model import Item, TeamNote
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
@@ -137,10 +138,7 @@ def summary(config: Config, now: datetime | None = None) -> str:
     return "\n".join(lines)
 
 
-def _human(delta: object) -> str:
-    from datetime import timedelta
-
-    assert isinstance(delta, timedelta)
+def _human(delta: timedelta) -> str:
     if delta.total_seconds() % 86400 == 0:
         days = int(delta.total_seconds() // 86400)
         return f"{days} days" if days != 1 else "day"
@@ -258,15 +256,8 @@ def sample_meeting(snapshot: Snapshot) -> dict[str, Any]:
     """The sample's meeting loop (items, notes) as a report made with a store would show it."""
     data = json.loads((sample_snapshot_dir().parent / "meeting.json").read_text(encoding="utf-8"))
     items = [Item.model_validate(row) for row in data["items"]]
-    since = snapshot.window.start
-    open_items = [i for i in items if i.status == "open"]
     return {
-        "items": ItemsView(
-            open=open_items,
-            closed_since_last=[i for i in items if i.closed_at and i.closed_at >= since],
-            past_due=[i for i in open_items if i.due and i.due < snapshot.generated_at.date()],
-            as_of=snapshot.generated_at,
-        ),
+        "items": items_view(items, since=snapshot.window.start, now=snapshot.generated_at),
         "notes": [TeamNote(team=t.name, html=render_markdown(data["notes"][t.name]) if t.name in data["notes"]
                            else None) for t in snapshot.setup.teams],
     }

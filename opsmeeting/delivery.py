@@ -15,6 +15,7 @@ from pathlib import Path
 
 from opsmeeting.config import Email
 from opsmeeting.errors import OpsMeetingError
+from opsmeeting.models import Snapshot
 from opsmeeting.report.model import Scorecards
 from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_pct, fmt_sli
 
@@ -106,5 +107,5 @@ def send(config: Email, message: EmailMessage, environ: Mapping[str, str],
         raise DeliveryError(f"email: refused for {', '.join(sorted(refused))}")
 
 
-def warnings_for(snapshot: object, cards: Scorecards) -> list[str]:
-    return [w.text for w in data_quality(snapshot, cards)]  # type: ignore[arg-type]
+def warnings_for(snapshot: Snapshot, cards: Scorecards) -> list[str]:
+    return [w.text for w in data_quality(snapshot, cards)]

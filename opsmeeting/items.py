@@ -79,15 +79,19 @@ class ItemBook:
         ]
 
     def view(self, since: datetime, now: datetime) -> ItemsView:
-        """What section 4 shows: open items (with age), closed since ``since``, past due at ``now``."""
-        open_items = self.list(status="open")
-        closed = [i for i in self.list(status="done") if i.closed_at and i.closed_at >= since]
-        return ItemsView(
-            open=open_items,
-            closed_since_last=closed,
-            past_due=[i for i in open_items if i.due and i.due < now.date()],
-            as_of=now,
-        )
+        """What section 4 shows (see ``items_view``)."""
+        return items_view(self.list(status=None), since, now)
+
+
+def items_view(items: list[Item], since: datetime, now: datetime) -> ItemsView:
+    """Open items (with age), items closed since ``since`` (the last meeting), items past due at ``now``."""
+    open_items = [i for i in items if i.status == "open"]
+    return ItemsView(
+        open=open_items,
+        closed_since_last=[i for i in items if i.status == "done" and i.closed_at and i.closed_at >= since],
+        past_due=[i for i in open_items if i.due and i.due < now.date()],
+        as_of=now,
+    )
 
 
 def _parse(text: str) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,12 +57,18 @@ def options(config: Config, cards: Scorecards | None) -> dict[str, Any]:
 
 def bias_from(config: Config, cards: Scorecards | None) -> dict[str, float] | None:
     """Priority scores per participant (a team's is the sum of its services'): the data-driven tilt."""
-    if cards is None or config.wheel.bias_strength == 0:
+    if cards is None:
+        return None
+    return _bias(config, ((c.service, c.team, c.priority.score if c.priority else 0.0) for c in cards.services))
+
+
+def _bias(config: Config, scores: Iterable[tuple[str, str, float]]) -> dict[str, float] | None:
+    if config.wheel.bias_strength == 0:
         return None
     per: dict[str, float] = {}
-    for card in cards.services:
-        key = card.service if config.wheel.participants == "services" else card.team
-        per[key] = per.get(key, 0.0) + (card.priority.score if card.priority else 0.0)
+    for service, team, score in scores:
+        key = service if config.wheel.participants == "services" else team
+        per[key] = per.get(key, 0.0) + score
     names, _, _ = participants(config)
     return {n: per.get(n, 0.0) for n in names}
 
@@ -119,12 +125,8 @@ def live_rows(store: Store, config: Config, now: datetime, scorecards_json: Path
     bias = None
     if config.wheel.bias_strength and scorecards_json.is_file():
         data = json.loads(scorecards_json.read_text(encoding="utf-8"))
-        per: dict[str, float] = {}
-        for card in data.get("services", []):
-            key = card["service"] if config.wheel.participants == "services" else card["team"]
-            per[key] = per.get(key, 0.0) + float((card.get("priority") or {}).get("score") or 0.0)
-        names, _, _ = participants(config)
-        bias = {n: per.get(n, 0.0) for n in names}
+        bias = _bias(config, ((c["service"], c["team"], float((c.get("priority") or {}).get("score") or 0.0))
+                              for c in data.get("services", [])))
     state = load(store, config)
     return [
         {"name": r.name, "probability": r.probability, "weight": r.weight, "selections": r.selections,
