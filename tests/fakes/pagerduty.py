@@ -90,9 +90,10 @@ _OVERVIEW_EXCLUDED = frozenset({"notify_log_entry"})
 
 
 def default_spec_path() -> Path:
-    """``$OPSMEETING_PAGERDUTY_OPENAPI``, else ``../shared/pagerduty/openapiv3.json`` beside the repo."""
+    """``$OPSMEETING_PAGERDUTY_OPENAPI`` (e.g. the full original), else the subset vendored beside this module:
+    ``openapi/pagerduty-openapi-subset.json``, made by ``scripts/vendor_pagerduty_openapi.py`` (see PROVENANCE.md)."""
     env = os.environ.get(SPEC_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "pagerduty" / "openapiv3.json"
+    return Path(env) if env else Path(__file__).resolve().parent / "openapi" / "pagerduty-openapi-subset.json"
 
 
 def _props(schema: Obj) -> Obj:
