@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-report
 
-.PHONY: demo test lint install install-test sample update-golden clean
+.PHONY: demo test test-future lint install install-test sample update-golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test:
 	$(MAKE) --no-print-directory install-test
 	$(BIN)/ruff check .
 	OPSMEETING_REQUIRE_PROMETHEUS=1 $(BIN)/python -m pytest -q
+
+## make test-future: the whole suite with the clock of every process a year ahead (libfaketime): no test may
+## depend on today's date
+test-future:
+	./scripts/system-deps.sh test
+	$(MAKE) --no-print-directory install-test
+	FAKETIME_DONT_FAKE_MONOTONIC=1 OPSMEETING_REQUIRE_PROMETHEUS=1 faketime -f '+365d' $(BIN)/python -m pytest -q
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -3,8 +3,8 @@
 set -euo pipefail
 want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ "${1:-demo}" = "test" ]; then
-  # a real Prometheus (+ promtool), headless Chromium, poppler (pdftoppm, pdffonts)
-  want+=(prometheus chromium poppler-utils)
+  # a real Prometheus (+ promtool), headless Chromium, poppler (pdftoppm, pdffonts), libfaketime (make test-future)
+  want+=(prometheus chromium poppler-utils faketime)
 fi
 missing=()
 for pkg in "${want[@]}"; do

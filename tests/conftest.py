@@ -1,13 +1,27 @@
-"""Shared fixtures: a real Prometheus on 127.0.0.1 backfilled with seeded SLO data (session scope)."""
+"""Shared fixtures: the pinned clock, and a real Prometheus on 127.0.0.1 backfilled with seeded SLO data.
+
+No test reads the real clock. The whole session runs at ``PINNED_NOW`` (the clock ticks from there),
+through time-machine: ``datetime.now()``, ``date.today()`` and ``time.time()`` in this process all
+start at that instant, whatever day the suite runs on. ``make test-future`` runs the suite under
+libfaketime a year ahead to show that nothing outside this process depends on the date either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 
+from tests.clock import PINNED_NOW
 from tests.fakes.prometheus import RunningPrometheus, prometheus_with
 from tests.fakes.slo_data import Dataset, dataset
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_clock() -> Iterator[None]:
+    with time_machine.travel(PINNED_NOW, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import yaml
 
 from opsmeeting.cli import main
 from opsmeeting.notes import render_markdown
+from tests.clock import PINNED_NOW, session_now
 
 
 def config(tmp_path: Path) -> Path:
@@ -35,7 +36,7 @@ def cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 def test_items_and_notes_reach_the_next_pre_read(tmp_path, capsys):
     cfg = str(config(tmp_path))
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (PINNED_NOW - timedelta(days=1)).strftime("%Y-%m-%d")
     assert cli(["item", "add", "-c", cfg, "--team", "payments", "--owner", "ana", "--due", yesterday,
                 "Add a runbook for PSP timeouts"], capsys)[0] == 0
     code, out, _ = cli(["item", "add", "-c", cfg, "--kind", "parking_lot", "--team", "search",
@@ -50,7 +51,7 @@ def test_items_and_notes_reach_the_next_pre_read(tmp_path, capsys):
     code, _, err = cli(["item", "add", "-c", cfg, "--team", "nobody", "x"], capsys)
     assert code == 2 and "not a configured team" in err
 
-    now = datetime.now(UTC)
+    now = session_now()
     window_dir = tmp_path / "notes"
     code, _, err = cli(["run", "-c", cfg, "--as-of", now.isoformat(), "--no-pdf"], capsys)
     assert code == 0, err

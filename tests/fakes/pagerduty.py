@@ -53,6 +53,7 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
+from tests.clock import session_now
 from tests.fakes import pagerduty_data as pd
 
 Obj = dict[str, Any]
@@ -307,7 +308,7 @@ class FakePagerDuty:
         validate: bool | Literal["requests"] = True,
         until_inclusive: bool = True,
         account_time_zone: str = "America/New_York",
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = session_now,
         spec_path: Path | str | None = None,
     ) -> None:
         self.token, self.validate, self.until_inclusive = token, validate, until_inclusive
