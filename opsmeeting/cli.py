@@ -72,7 +72,10 @@ def cli() -> None:
 @cli.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--offline", is_flag=True, help="Do not ask Prometheus to validate the SLO queries.")
-def check_config(config_file: Path, offline: bool) -> None:
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Check as if the time were TIME (ISO-8601 with an offset): it picks the rotations shown and the "
+              "one whose data are checked.")
+def check_config(config_file: Path, offline: bool, as_of: str | None) -> None:
     """Validate CONFIG_FILE and print a short summary. Exit 2 listing every problem if invalid.
 
     With a Prometheus source (and without --offline), every SLO query is also validated by the
@@ -80,12 +83,13 @@ def check_config(config_file: Path, offline: bool) -> None:
     Exit 2 when a query is invalid, 1 when Prometheus cannot be reached.
     """
     config = load_config(config_file)
+    now = parse_moment(as_of) if as_of else datetime.now(UTC)
     slos = load_slos(config)
-    click.echo(summary(config))
+    click.echo(summary(config, now))
     if offline or config.sources.prometheus is None or not slos:
         return
     window = RotationClock(config.rotation.anchor, config.rotation.length, config.rotation.timezone).last_completed(
-        datetime.now(UTC), config.rotation.grace)
+        now, config.rotation.grace)
     collector = PrometheusCollector(config.sources.prometheus, slos, config.services)
     try:
         report = check_queries(collector, window)

@@ -134,11 +134,17 @@ class SloMeasurement(Frozen):
     window: Counts
     previous: Counts = Field(default_factory=Counts)
     period_total: float | None = None
+    previous_period_total: float | None = None  # over the SLO period ending at the window start
+    period_covered: bool | None = None  # the data reach back to the period's start (None: not checked)
+    previous_period_covered: bool | None = None
     daily: list[DailyCounts] = Field(default_factory=list)
+    previous_daily: list[DailyCounts] = Field(default_factory=list)
     bins: list[BinnedCounts] = Field(default_factory=list)
     bin_seconds: int | None = None
     quantiles: dict[str, float | None] = Field(default_factory=dict)  # "0.99" -> seconds
-    problem: str | None = None  # why a value is missing, when one is
+    problem: str | None = None  # why every value is missing (a failed query), when one did
+    # values Prometheus gave that were not numbers (NaN, ±Inf), by part: "window", "previous", "quantiles"
+    notes: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class PrometheusData(Frozen):
@@ -171,6 +177,7 @@ class SetupSlo(Frozen):
     period_seconds: int
     min_events: int
     formula: str = ""  # the good/total queries, shown in the report for reconciliation
+    threshold_seconds: float | None = None  # a latency SLO's bucket bound (le)
 
     def objective_for(self, service: str) -> float:
         return self.objectives.get(service, self.objective)

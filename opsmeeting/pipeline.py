@@ -72,6 +72,7 @@ def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
                 name=slo.name, kind=slo.kind, description=slo.description, objective=slo.objective,
                 objectives=dict(slo.objectives), period_seconds=int(slo.period.total_seconds()),
                 min_events=slo.min_events, formula=queries_for(slo).formula(),
+                threshold_seconds=getattr(slo, "threshold", None),
             )
             for slo in slos
         ],

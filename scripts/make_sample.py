@@ -139,7 +139,7 @@ def build(seed: int) -> Snapshot:
         collected_at=GENERATED_AT, users=users, teams=teams, services=pd_services, priorities=priorities,
         incidents=incidents, shifts=shifts,
     )
-    measurements = _measurements(rng, [s.name for s in setup_services], (burst_start, burst_end))
+    measurements = _measurements(rng, seed, [s.name for s in setup_services], (burst_start, burst_end))
     setup = Setup(
         title="Ops Meeting — Example Corp",
         pagerduty_url="https://example.pagerduty.com",
@@ -151,7 +151,7 @@ def build(seed: int) -> Snapshot:
                      formula='good = sum by (service) (increase(http_requests_total{code!~"5.."}[window]))\n'
                              "total = sum by (service) (increase(http_requests_total[window]))"),
             SetupSlo(name="latency", kind="latency", description="Requests served within 250 ms",
-                     objective=0.99, period_seconds=28 * 86400, min_events=1000,
+                     objective=0.99, period_seconds=28 * 86400, min_events=1000, threshold_seconds=0.25,
                      formula='good = sum by (service) (increase(http_request_duration_seconds_bucket{le="0.25"}'
                              "[window]))\ntotal = sum by (service) (increase(http_request_duration_seconds_count"
                              "[window]))"),
@@ -265,7 +265,7 @@ def _major(ids: Ids, number: int, svc: PdService, start: datetime, end: datetime
                     log_entries=sorted(entries, key=lambda e: e.created_at))
 
 
-def _measurements(rng: np.random.Generator, services: list[str],
+def _measurements(rng: np.random.Generator, seed: int, services: list[str],
                   burst: tuple[datetime, datetime]) -> list[SloMeasurement]:
     hours = int(WINDOW.duration.total_seconds() // 3600)
     starts = [WINDOW.start + timedelta(hours=h) for h in range(hours)]
@@ -299,6 +299,8 @@ def _measurements(rng: np.random.Generator, services: list[str],
                                          good=float((total - bad)[mask].sum()), total=float(total[mask].sum())))
             prev_total = float(rng.poisson(base * scale * diurnal.sum()))
             prev_bad = float(rng.binomial(int(prev_total), (1 - objective) * float(rng.uniform(0.2, 1.1))))
+            previous_daily, previous_period_total = _previous_window(seed, service, slo, prev_total, prev_bad,
+                                                                     diurnal, base * scale)
             quantiles = {}
             if slo == "latency":
                 p50 = float(rng.uniform(0.03, 0.09))
@@ -307,11 +309,29 @@ def _measurements(rng: np.random.Generator, services: list[str],
                 service=service, slo=slo,
                 window=Counts(good=float(total.sum() - bad.sum()), total=float(total.sum())),
                 previous=Counts(good=prev_total - prev_bad, total=prev_total),
-                period_total=float(total.sum()) + prev_total,
-                daily=daily, bins=bins, bin_seconds=3600, quantiles=quantiles,
+                period_total=float(total.sum()) + prev_total, previous_period_total=previous_period_total,
+                period_covered=True, previous_period_covered=True,
+                daily=daily, previous_daily=previous_daily, bins=bins, bin_seconds=3600, quantiles=quantiles,
             ))
         del index
     return out
+
+
+def _previous_window(seed: int, service: str, slo: str, total: float, bad: float, diurnal: np.ndarray,
+                     rate: float) -> tuple[list[DailyCounts], float]:
+    """The previous window's daily counts (its hourly totals and bad events drawn to add up to the
+    window's) and its SLO period total, from a generator of their own so the rest stays as it was."""
+    rng = np.random.default_rng([seed, sum(map(ord, service)), list(SLO_OBJECTIVES).index(slo)])
+    previous = WINDOW.previous()
+    hour_total = rng.multinomial(int(total), diurnal / diurnal.sum())
+    hour_bad = rng.multivariate_hypergeometric(hour_total, int(bad))
+    starts = [previous.start + timedelta(hours=h) for h in range(len(hour_total))]
+    daily = []
+    for d0, d1 in previous.days():
+        mask = np.array([d0 <= s < d1 for s in starts])
+        daily.append(DailyCounts(date=d0.astimezone(WINDOW.tz).strftime("%Y-%m-%d"), start=d0,
+                                 good=float((hour_total - hour_bad)[mask].sum()), total=float(hour_total[mask].sum())))
+    return daily, total + float(rng.poisson(rate * diurnal.sum()))
 
 
 MEETING_NOTES = {

@@ -67,7 +67,31 @@ def test_window_previous_period_exact(prometheus, collected, slo):
         prev = ds.expected(slo, "previous")[service]
         assert (m.previous.good, m.previous.total) == (prev.good, prev.total), service
         assert m.period_total == ds.expected(slo, "period")[service].total, service
+        # the previous window's days add up to its counts; its SLO period starts before the data do
+        assert sum(d.total for d in m.previous_daily) == prev.total, service
+        assert sum(d.good for d in m.previous_daily) == prev.good, service
+        assert len(m.previous_daily) == 14 and m.previous_daily[-1].date == "2026-10-18"
+        assert (m.period_covered, m.previous_period_covered) == (True, False), service
     assert status.status == "ok"
+
+
+def test_previous_period_beyond_the_data_is_null_with_a_reason(prometheus, collected):
+    data, status = collected
+    ds = prometheus.dataset
+    setup = Setup(teams=[SetupTeam(name="t")], services=[SetupService(name=s, team="t") for s in ds.truth],
+                  slos=[SetupSlo(name="availability", kind="ratio", objective=0.999, period_seconds=28 * 86400,
+                                 min_events=100)])
+    snap = Snapshot(window=window_of(ds), generated_at=ds.window.end, setup=setup, sources={"prometheus": status},
+                    prometheus=data)
+    card = next(c for c in build_scorecards(snap).services if c.service == "checkout").slos[0]
+    prev = ds.expected("availability", "previous")["checkout"]
+    assert card.period_budget_consumed is not None
+    assert card.previous.period_budget_consumed is None
+    assert any("reach back less than the 28-day SLO period" in n for n in card.previous.notes)
+    assert card.previous.bad == prev.total - prev.good
+    assert card.previous.met is (prev.good / prev.total >= 0.999)
+    assert card.previous.error_budget_remaining == pytest.approx(1 - card.previous.error_budget_consumed)
+    assert [d.date for d in card.previous.daily][0] == "2026-10-05"
 
 
 def test_daily_and_hourly_series_exact(prometheus, collected):
@@ -93,10 +117,11 @@ def test_counter_resets_are_exact(prometheus, collected):
 
 def test_requests_do_not_grow_with_services(collected):
     _, status = collected
-    # per definition: good, total, previous good, previous total, period total, 2 hourly ranges;
-    # latency adds p50 and p99; plus one buildinfo: 7 + 9 + 1 whatever the number of services
-    assert status.requests == 17
-    assert status.requests_by_endpoint == {"GET /api/v1/query": 12, "GET /api/v1/query_range": 4,
+    # per definition: good, total, previous good, previous total, period total, previous period total,
+    # the period-reach range, 2 hourly ranges (both windows); latency adds p50 and p99; plus one
+    # buildinfo: 9 + 11 + 1 whatever the number of services
+    assert status.requests == 21
+    assert status.requests_by_endpoint == {"GET /api/v1/query": 14, "GET /api/v1/query_range": 6,
                                            "GET /api/v1/status/buildinfo": 1}
 
 
@@ -186,7 +211,7 @@ def test_a_timed_out_query_is_never_re_run(stub):
     url, handler = stub
     with pytest.raises(PrometheusFailure, match="HTTP 503: query timed out"):
         stub_collect(url)
-    assert handler.hits == 1 + 7  # buildinfo, then each of the 7 queries once
+    assert handler.hits == 1 + 9  # buildinfo, then each of the 9 queries once
 
 
 def test_502_is_retried_a_bounded_number_of_times(stub):
@@ -194,7 +219,7 @@ def test_502_is_retried_a_bounded_number_of_times(stub):
     handler.status = 502
     with pytest.raises(PrometheusFailure):
         stub_collect(url)
-    assert handler.hits == 3 * (1 + 7)  # every request: 1 try + 2 retries
+    assert handler.hits == 3 * (1 + 9)  # every request: 1 try + 2 retries
 
 
 def test_client_timeout(stub):
@@ -264,7 +289,7 @@ def test_sloth_and_openslo_imports_give_the_same_counts(prometheus):
     search = by(data, "search-latency")["search"]
     truth = prometheus.truth["search"].latency.window
     assert (search.window.good, search.window.total) == (truth.good, truth.total)
-    assert status.requests == 1 + 7 + 7  # one query per SLO name and kind, not per service
+    assert status.requests == 1 + 9 + 9  # one query per SLO name and kind, not per service
 
 
 def test_import_errors_name_the_file_and_the_problem(tmp_path, prometheus):
@@ -284,16 +309,18 @@ def test_check_config_validates_queries_with_the_server(prometheus, tmp_path, ca
     good = config_for(prometheus, slos=[AVAILABILITY.model_dump(mode="json")])
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(good))
+    as_of = ["--as-of", "2026-11-02T10:00Z"]  # the dataset's window is the last completed rotation then
     with pytest.raises(SystemExit) as info:
-        main(["check-config", str(path)])
+        main(["check-config", str(path), *as_of])
     out = capsys.readouterr().out
     assert info.value.code == 0
+    assert "last completed: Mon 19 Oct 2026 08:00 → Mon 2 Nov 2026 08:00 (UTC)" in out
     assert "SLO availability: queries valid" in out and "warning: SLO availability: no data for legacy" in out
     broken = dict(good)
     broken["slos"] = [{**good["slos"][0], "total": "sum by (service) (increase(http_requests_total[{{window}}]"}]
     path.write_text(yaml.safe_dump(broken))
     with pytest.raises(SystemExit) as info:
-        main(["check-config", str(path)])
+        main(["check-config", str(path), *as_of])
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "error: SLO availability (total)" in err and "parse error: unclosed left parenthesis" in err

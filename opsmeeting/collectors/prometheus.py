@@ -15,7 +15,9 @@ fails loudly, one error type, bounded concurrency.
 from __future__ import annotations
 
 import ast
+import bisect
 import json
+import math
 import os
 import re
 import time
@@ -71,13 +73,14 @@ def _selector(*parts: str) -> str:
 
 @dataclass(frozen=True)
 class Job:
-    """One query: instant at ``at``, or a range over ``span`` with the hourly step."""
+    """One query: instant at ``at``, or a range over ``span`` with ``step``."""
 
     slo: str
     kind: str
     query: str
     at: datetime
     span: tuple[datetime, datetime] | None = None
+    step: timedelta = STEP
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,11 @@ class PrometheusCollector:
         *,
         environ: dict[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         backoff: float = 0.5,
     ) -> None:
         self.source = source
+        self.now = now
         self.slos = list(slos)
         self.services = list(services)
         self.monotonic = monotonic
@@ -180,21 +185,25 @@ class PrometheusCollector:
         self.by_endpoint[endpoint] += 1
 
     def instant(self, query: str, at: datetime) -> list[dict[str, Any]]:
+        """An instant vector, checked at the boundary: every item has a ``metric`` mapping and a
+        ``value`` pair; anything else is a source error, never a crash further down."""
         self._count("GET /api/v1/query")
         try:
-            return self.client.custom_query(query, params=self._params({"time": _ts(at)}))  # type: ignore[no-any-return]
-        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+            result = self.client.custom_query(query, params=self._params({"time": _ts(at)}))
+        except (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
             raise PrometheusFailure(_describe(exc)) from None
+        return _checked(result, "value")
 
     def range(self, query: str, start: datetime, end: datetime, step: timedelta) -> list[dict[str, Any]]:
         self._count("GET /api/v1/query_range")
         try:
-            return self.client.custom_query_range(  # type: ignore[no-any-return]
+            result = self.client.custom_query_range(
                 query, start_time=start, end_time=end, step=str(int(step.total_seconds())),
                 params=self._params({}),
             )
-        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+        except (PrometheusApiClientException, requests.RequestException, ValueError, KeyError, TypeError) as exc:
             raise PrometheusFailure(_describe(exc)) from None
+        return _checked(result, "values")
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self._count(f"GET {path}")
@@ -224,19 +233,24 @@ class PrometheusCollector:
         version = self.version()
         labels = {svc.label: svc.name for svc in self.services}
         w = window.duration
-        hourly = (window.start + STEP, window.end)
+        previous = window.previous()
+        hourly = (previous.start + STEP, window.end)  # both windows' hours in one range query
         jobs: list[Job] = []
         for slo in self.slos:
             q = queries_for(slo)
             first = q.good or q.bad
             assert first is not None
             kind = "good" if q.good else "bad"
+            # did the series exist in the first hour of each window's SLO period? (both in one query)
+            reach = (window.start - slo.period + STEP, window.end - slo.period + STEP)
             jobs += [
                 Job(slo.name, kind, fill(first, w), window.end),
                 Job(slo.name, "total", fill(q.total, w), window.end),
                 Job(slo.name, f"previous_{kind}", fill(first, w), window.start),
                 Job(slo.name, "previous_total", fill(q.total, w), window.start),
                 Job(slo.name, "period_total", fill(q.total, slo.period), window.end),
+                Job(slo.name, "previous_period_total", fill(q.total, slo.period), window.start),
+                Job(slo.name, "period_reach", fill(q.total, STEP), window.end, reach, step=w),
                 Job(slo.name, f"hourly_{kind}", fill(first, STEP), window.end, hourly),
                 Job(slo.name, "hourly_total", fill(q.total, STEP), window.end, hourly),
             ]
@@ -250,7 +264,7 @@ class PrometheusCollector:
                 if job.span is None:
                     results[(job.slo, job.kind)] = self.instant(job.query, job.at)
                 else:
-                    results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], STEP)
+                    results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], job.step)
             except PrometheusFailure as exc:
                 message = str(exc).removeprefix("Prometheus: ")
                 errors.setdefault(job.slo, f"{job.kind} query failed: {message}")
@@ -270,7 +284,7 @@ class PrometheusCollector:
             detail="; ".join(f"SLO {name}: {msg}" for name, msg in sorted(errors.items()))
             or f"{len(self.slos)} SLO definitions, {len(jobs)} queries, Prometheus {version or 'version unknown'}",
         )
-        return PrometheusData(collected_at=datetime.now(UTC), server_version=version,
+        return PrometheusData(collected_at=self.now(), server_version=version,
                               measurements=measurements), status
 
     def _measurements(
@@ -281,81 +295,163 @@ class PrometheusCollector:
             return [SloMeasurement(service=s.name, slo=slo.name, window=Counts(), problem=error)
                     for s in self.services]
         group = slo.group_by
+        notes: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
 
-        def by_service(kind: str) -> dict[str, float]:
-            out: dict[str, float] = {}
+        def by_service(kind: str) -> dict[str, float | None]:
+            out: dict[str, float | None] = {}
             for item in results.get((slo.name, kind)) or []:
-                label = item.get("metric", {}).get(group)
+                label = item["metric"].get(group)
                 if label in labels:
-                    out[labels[label]] = float(item["value"][1])
+                    value = number(item["value"][1])
+                    if value is None:
+                        notes[labels[label]][_scope(kind)].append(
+                            f"{_kind_label(kind)}: Prometheus returned {item['value'][1]}")
+                    out[labels[label]] = value
             return out
 
         def series(kind: str) -> dict[str, dict[float, float]]:
             out: dict[str, dict[float, float]] = {}
             for item in results.get((slo.name, kind)) or []:
-                label = item.get("metric", {}).get(group)
+                label = item["metric"].get(group)
                 if label in labels:
-                    out[labels[label]] = {float(t): float(v) for t, v in item["values"]}
+                    points = {float(t): number(v) for t, v in item["values"]}
+                    skipped = sum(v is None for v in points.values())
+                    if skipped:
+                        notes[labels[label]][_scope(kind)].append(
+                            f"{_kind_label(kind)}: {skipped} hourly value(s) not a number, left out")
+                    out[labels[label]] = {t: v for t, v in points.items() if v is not None}
             return out
 
         uses_bad = (slo.name, "bad") in results
         first = "bad" if uses_bad else "good"
         window_first, total = by_service(first), by_service("total")
         prev_first, prev_total = by_service(f"previous_{first}"), by_service("previous_total")
-        period_total = by_service("period_total")
+        period_total, previous_period_total = by_service("period_total"), by_service("previous_period_total")
+        reach = self._reach(results.get((slo.name, "period_reach")), group, labels, window, slo.period)
         hourly_first, hourly_total = series(f"hourly_{first}"), series("hourly_total")
         quantile_kinds = [k for (name, k) in results if name == slo.name and k.startswith("quantile:")]
         quantiles = {k.split(":", 1)[1]: by_service(k) for k in quantile_kinds}
-        steps = [window.start + STEP * i for i in range(int(window.duration / STEP))]
-        days = window.days()
-        day_labels = [d0.astimezone(window.tz).strftime("%Y-%m-%d") for d0, _ in days]
-
-        def day_of(moment: datetime) -> int:
-            return next((i for i, (d0, d1) in enumerate(days) if d0 <= moment < d1), -1)
-
-        # the same for every service: each hourly step's start, its series key, and its day
-        step_keys = [(begin, _ts(begin + STEP), day_of(begin)) for begin in steps]
+        current_hours, previous_hours = _Hours(window), _Hours(window.previous())
         out = []
         for svc in self.services:
             name = svc.name
             if name not in total:
                 continue  # no series: the scorecard says "no data"
-            good = _good(window_first.get(name), total.get(name), uses_bad)
-            previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad),
+            good = _good(window_first.get(name), total[name], uses_bad, name in window_first)
+            previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad, name in prev_first),
                               total=prev_total.get(name))
-            bins = []
-            day_good = [0.0] * len(days)
-            day_total = [0.0] * len(days)
-            day_seen = [False] * len(days)
             hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
-            for begin, key, day in step_keys:
-                t = ht.get(key)
-                if t is None:
-                    continue
-                f = hf.get(key, 0.0)
-                bad = max(f if uses_bad else t - f, 0.0)
-                bins.append(BinnedCounts(start=begin, bad=bad, total=t))
-                if day >= 0:
-                    day_good[day] += t - bad
-                    day_total[day] += t
-                    day_seen[day] = True
-            daily = [
-                DailyCounts(date=label, start=d0, good=day_good[i] if day_seen[i] else None,
-                            total=day_total[i] if day_seen[i] else None)
-                for i, ((d0, _), label) in enumerate(zip(days, day_labels, strict=True))
-            ]
+            bins, daily = current_hours.split(hf, ht, uses_bad)
+            _, previous_daily = previous_hours.split(hf, ht, uses_bad)
             out.append(SloMeasurement(
-                service=name, slo=slo.name, window=Counts(good=good, total=total.get(name)),
-                previous=previous, period_total=period_total.get(name), daily=daily, bins=bins,
+                service=name, slo=slo.name, window=Counts(good=good, total=total[name]),
+                previous=previous, period_total=period_total.get(name),
+                previous_period_total=previous_period_total.get(name),
+                previous_period_covered=reach.get(name, (None, None))[0],
+                period_covered=reach.get(name, (None, None))[1],
+                daily=daily, previous_daily=previous_daily, bins=bins,
                 bin_seconds=int(STEP.total_seconds()),
                 quantiles={q: values.get(name) for q, values in quantiles.items()},
+                notes={scope: list(texts) for scope, texts in sorted(notes.get(name, {}).items())},
             ))
         return out
 
+    @staticmethod
+    def _reach(result: list[dict[str, Any]] | None, group: str, labels: dict[str, str], window: Window,
+               period: timedelta) -> dict[str, tuple[bool | None, bool | None]]:
+        """Per service, whether its data reach back to the start of the previous and of this window's
+        SLO period (a sample in that period's first hour). None when the answer is missing."""
+        if result is None:
+            return {}
+        edges = (_ts(window.start - period + STEP), _ts(window.end - period + STEP))
+        seen: dict[str, set[float]] = defaultdict(set)
+        for item in result:
+            label = item["metric"].get(group)
+            if label in labels:
+                seen[labels[label]] |= {float(t) for t, _ in item["values"]}
+        return {name: (edges[0] in seen[name], edges[1] in seen[name]) for name in labels.values()}
 
-def _good(first: float | None, total: float | None, uses_bad: bool) -> float | None:
-    """Good events from the first query's value; a service absent from it had none of those events."""
-    if total is None:
+
+class _Hours:
+    """One window's hourly steps (start, series timestamp, day index), computed once per SLO, and
+    the split of a service's hourly series into fine bins and daily counts (days cut at the window's
+    local start, exact across daylight-saving days)."""
+
+    def __init__(self, window: Window) -> None:
+        self.days = window.days()
+        self.labels = [d0.astimezone(window.tz).strftime("%Y-%m-%d") for d0, _ in self.days]
+        starts = [d0 for d0, _ in self.days]
+        steps = [window.start + STEP * i for i in range(int(window.duration / STEP))]
+        self.steps = [(begin, _ts(begin + STEP), bisect.bisect_right(starts, begin) - 1) for begin in steps]
+
+    def split(self, first: dict[float, float], total: dict[float, float],
+              uses_bad: bool) -> tuple[list[BinnedCounts], list[DailyCounts]]:
+        n = len(self.days)
+        day_good, day_total, day_seen = [0.0] * n, [0.0] * n, [False] * n
+        bins = []
+        for begin, key, day in self.steps:
+            t = total.get(key)
+            if t is None:
+                continue
+            f = first.get(key, 0.0)
+            bad = max(f if uses_bad else t - f, 0.0)
+            bins.append(BinnedCounts(start=begin, bad=bad, total=t))
+            if day >= 0:
+                day_good[day] += t - bad
+                day_total[day] += t
+                day_seen[day] = True
+        daily = [
+            DailyCounts(date=label, start=d0, good=day_good[i] if day_seen[i] else None,
+                        total=day_total[i] if day_seen[i] else None)
+            for i, ((d0, _), label) in enumerate(zip(self.days, self.labels, strict=True))
+        ]
+        return bins, daily
+
+
+def number(raw: Any) -> float | None:
+    """A sample value from the HTTP API (a string): a finite float, or None for ``NaN``/``±Inf``
+    (a quantile of no observations, a ratio dividing by zero). Anything else is a malformed answer."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise PrometheusFailure(f"malformed answer: sample value {str(raw)[:40]!r} is not a number") from None
+    return value if math.isfinite(value) else None
+
+
+def _scope(kind: str) -> str:
+    """Which part of a measurement a query feeds: ``window``, ``previous`` or ``quantiles``."""
+    if kind.startswith("quantile:"):
+        return "quantiles"
+    return "previous" if kind.startswith("previous") else "window"
+
+
+def _kind_label(kind: str) -> str:
+    if kind.startswith("quantile:"):
+        return f"p{float(kind.split(':', 1)[1]) * 100:.10g}"
+    return kind.replace("_", " ")
+
+
+def _checked(result: Any, values_key: str) -> list[dict[str, Any]]:
+    """The result list of a query, with the shape the collector reads; a malformed one is a source error."""
+    if not isinstance(result, list):
+        raise PrometheusFailure(f"malformed answer: result is {type(result).__name__}, not a list")
+    for item in result:
+        metric = item.get("metric") if isinstance(item, dict) else None
+        value = item.get(values_key) if isinstance(item, dict) else None
+        if not isinstance(metric, dict):
+            raise PrometheusFailure("malformed answer: a result item has no `metric` object")
+        pairs = value if values_key == "values" else [value]
+        if not isinstance(pairs, list) or not all(isinstance(p, list | tuple) and len(p) == 2 for p in pairs):
+            raise PrometheusFailure(f"malformed answer: a result item has no valid `{values_key}`")
+        for _, sample in pairs:
+            number(sample)  # raises on a value that is not a number at all
+    return result
+
+
+def _good(first: float | None, total: float | None, uses_bad: bool, answered: bool) -> float | None:
+    """Good events from the first query's value. A service absent from that answer had none of those
+    events (0); one present with a value that is not a number (None) cannot be counted."""
+    if total is None or (answered and first is None):
         return None
     if uses_bad:
         return total - (first or 0.0)
@@ -386,6 +482,10 @@ def _describe(exc: BaseException) -> str:
         return "cannot connect"
     if isinstance(exc, requests.exceptions.RetryError):
         return "gave up after retries"
+    if isinstance(exc, KeyError | TypeError):
+        return f"malformed answer: no data.result ({type(exc).__name__}: {str(exc)[:60]})"
+    if isinstance(exc, ValueError):
+        return f"malformed answer: not JSON ({str(exc)[:80]})"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 

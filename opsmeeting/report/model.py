@@ -84,17 +84,27 @@ class IncidentMetrics(Card):
 SloStatus = Literal["ok", "low_traffic", "no_data", "error"]
 
 
-class SloPrevious(Card):
-    good: float | None
-    total: float | None
-    sli: float | None
-    error_budget_consumed: float | None
-
-
 class DailySli(Card):
     date: str
     good: float | None
     total: float | None
+
+
+class SloPrevious(Card):
+    """METRICS.md's SLO keys for the previous window of equal length (for trends)."""
+
+    good: float | None
+    total: float | None
+    sli: float | None
+    error_budget_consumed: float | None
+    bad: float | None = None
+    met: bool | None = None
+    error_budget_remaining: float | None = None
+    period_budget_consumed: float | None = None
+    daily: list[DailySli] = Field(default_factory=list)
+    status: SloStatus = "no_data"
+    reason: str | None = None  # why the window could not be judged, when it could not
+    notes: list[str] = Field(default_factory=list)  # why a single value is null
 
 
 class BudgetAttribution(Card):
@@ -126,8 +136,10 @@ class SloScorecard(Card):
     daily: list[DailySli] = Field(default_factory=list)
     previous: SloPrevious
     quantiles: dict[str, float | None] = Field(default_factory=dict)
+    threshold_seconds: float | None = None  # a latency SLO's bucket bound
     attribution: list[BudgetAttribution] = Field(default_factory=list)
     unattributed_share: float | None = None
+    notes: list[str] = Field(default_factory=list)  # why a single value is null (NaN from Prometheus, short data)
 
 
 class PriorityReason(Card):

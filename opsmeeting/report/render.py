@@ -41,21 +41,21 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def fmt_pct(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"{100 * value:.{digits}f} %"
 
 
 def fmt_sli(value: float | None) -> str:
     """An SLI with enough digits to compare with a 99.9 % objective."""
-    if value is None:
+    if value is None or not math.isfinite(value):
         return "—"
     pct = 100 * value
     return f"{pct:.3f} %" if pct >= 99 else f"{pct:.2f} %"
 
 
 def fmt_num(value: float | int | None) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}".replace(",", "\u202f")
@@ -63,7 +63,7 @@ def fmt_num(value: float | int | None) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+    if seconds is None or (isinstance(seconds, float) and not math.isfinite(seconds)):
         return "—"
     seconds = round(seconds)
     if seconds < 60:
@@ -76,6 +76,13 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    ms = seconds * 1000
+    return f"{ms:,.0f} ms".replace(",", "\u202f") if ms >= 10 else f"{ms:.1f} ms"
 
 
 def fmt_signed(value: float | None, kind: str = "num") -> str:
@@ -121,7 +128,7 @@ class ReportContext:
     recurring: list[Any]
     burners: list[tuple[SloScorecard, Any]]
     silent_burn: list[SloScorecard]
-    latency: list[SloScorecard]
+    latency: LatencyTable
     sparklines: dict[tuple[str, str], str] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
@@ -136,6 +143,32 @@ class ReportContext:
         if moment is None:
             return "—"
         return moment.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+@dataclass(frozen=True)
+class Quantile:
+    key: str  # as in scorecards.json, e.g. "0.99"
+    label: str  # "p99"
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    slo: SloScorecard
+    values: list[float | None]  # one per column, seconds
+
+
+@dataclass(frozen=True)
+class LatencyTable:
+    """Latency quantiles in one numeric column order for every row (SLOs may ask different ones)."""
+
+    columns: list[Quantile] = field(default_factory=list)
+    rows: list[LatencyRow] = field(default_factory=list)
+
+
+def latency_table(slos: list[SloScorecard]) -> LatencyTable:
+    keys = sorted({k for slo in slos for k in slo.quantiles}, key=float)
+    columns = [Quantile(key=k, label=f"p{float(k) * 100:.10g}") for k in keys]
+    return LatencyTable(columns=columns, rows=[LatencyRow(slo, [slo.quantiles.get(k) for k in keys]) for slo in slos])
 
 
 def _some(names: list[str], shown: int = 12) -> str:
@@ -248,7 +281,6 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         ),
         key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
     )[:6]
-    latency = [slo for c in cards.services for slo in c.slos if slo.quantiles]  # narrowed to `detailed` below
     sparklines = {}
     for card in cards.services:
         for slo in card.slos:
@@ -272,15 +304,14 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         recurring=recurring,
         burners=burners[:12],
         silent_burn=silent,
-        latency=latency,
+        latency=LatencyTable(),
         sparklines=sparklines,
         changes=changes_since_last(cards),
         page_size=setup.page_size,
         wheel=wheel if medium == "screen" else None,
         **detail(cards, ranked, medium, setup.pdf_detail),
     )
-    shown = {c.service for c in context.detailed}
-    context.latency = [slo for slo in context.latency if slo.service in shown]
+    context.latency = latency_table([slo for c in context.detailed for slo in c.slos if slo.quantiles])
     return context
 
 
@@ -308,7 +339,7 @@ def environment(templates_dir: Path | None = None) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        pct=fmt_pct, sli=fmt_sli, num=fmt_num, duration=fmt_duration, signed=fmt_signed,
+        pct=fmt_pct, sli=fmt_sli, num=fmt_num, duration=fmt_duration, signed=fmt_signed, ms=fmt_ms,
         sanitised_html=sanitised_html,
     )
     env.globals["font_data_url"] = font_data_url

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from opsmeeting.models import SetupSlo, SloMeasurement, Snapshot
-from opsmeeting.report.model import BudgetAttribution, DailySli, SloPrevious, SloScorecard
+from opsmeeting.models import Counts, DailyCounts, SetupSlo, SloMeasurement, Snapshot
+from opsmeeting.report.model import BudgetAttribution, DailySli, SloPrevious, SloScorecard, SloStatus
 from opsmeeting.window import Window
 
 
@@ -23,52 +24,98 @@ def _consumed(sli: float | None, objective: float) -> float | None:
     return None if sli is None else (1.0 - sli) / (1.0 - objective)
 
 
-def slo_scorecard(
-    service: str, slo: SetupSlo, measurement: SloMeasurement | None, failure: str | None
-) -> SloScorecard:
-    objective = slo.objective_for(service)
-    previous = SloPrevious(good=None, total=None, sli=None, error_budget_consumed=None)
-    if measurement is None:
-        return SloScorecard(
-            service=service, name=slo.name, kind=slo.kind, objective=objective,
-            status="error" if failure else "no_data",
-            reason=failure or "Prometheus returned no series for this service",
-            good=None, total=None, bad=None, sli=None, met=None,
-            error_budget_consumed=None, error_budget_remaining=None, period_budget_consumed=None,
-            previous=previous,
-        )
-    good, total = measurement.window.good, measurement.window.total
+@dataclass(frozen=True)
+class Judged:
+    """METRICS.md's SLO keys for one window, from its counts."""
+
+    status: SloStatus
+    reason: str | None
+    good: float | None
+    total: float | None
+    bad: float | None
+    sli: float | None
+    met: bool | None
+    consumed: float | None
+    period: float | None
+    notes: tuple[str, ...]
+
+    @property
+    def remaining(self) -> float | None:
+        return None if self.consumed is None else 1.0 - self.consumed
+
+
+def judge(counts: Counts, *, objective: float, min_events: int, period_total: float | None,
+          period_covered: bool | None, period_seconds: int, problem: str | None = None,
+          notes: Iterable[str] = ()) -> Judged:
+    good, total = counts.good, counts.total
+    notes = list(notes)
     if good is not None and total is not None and good > total:
         good = total  # rate extrapolation can push good a hair above total
     sli = _ratio(good, total)
     bad = None if good is None or total is None else total - good
-    consumed = _consumed(sli, objective)
-    if measurement.problem and total is None:
-        status, reason = "error", measurement.problem
-    elif sli is None:
-        status, reason = "no_data", measurement.problem or "no events in the window"
-    elif total is not None and total < slo.min_events:
-        status, reason = "low_traffic", f"{total:g} events, fewer than the minimum of {slo.min_events}"
+    if problem and total is None:
+        status, reason = "error", problem
+    elif total is None or good is None:
+        status, reason = "no_data", "; ".join(notes) or problem or "Prometheus returned no series for this service"
+    elif total <= 0:
+        status, reason = "no_data", "no traffic: 0 events in the window"
+    elif total < min_events:
+        status, reason = "low_traffic", f"{total:g} events, fewer than the minimum of {min_events}"
     else:
         status, reason = "ok", None
     period = None
-    if bad is not None and measurement.period_total:
-        period = bad / ((1.0 - objective) * measurement.period_total)
-    prev_sli = _ratio(measurement.previous.good, measurement.previous.total)
+    if bad is not None and period_total:
+        if period_covered is False:
+            days = period_seconds / 86400
+            notes.append(f"period budget: the data reach back less than the {days:g}-day SLO period")
+        else:
+            period = bad / ((1.0 - objective) * period_total)
+    elif bad is not None:
+        notes.append("period budget: no events over the SLO period")
+    return Judged(status=status, reason=reason, good=good, total=total, bad=bad, sli=sli,
+                  met=None if status != "ok" else bool(sli is not None and sli >= objective),
+                  consumed=_consumed(sli, objective), period=period, notes=tuple(notes))
+
+
+def _daily(days: list[DailyCounts]) -> list[DailySli]:
+    return [DailySli(date=d.date, good=d.good, total=d.total) for d in days]
+
+
+def slo_scorecard(
+    service: str, slo: SetupSlo, measurement: SloMeasurement | None, failure: str | None
+) -> SloScorecard:
+    objective = slo.objective_for(service)
+    if measurement is None:
+        reason = failure or "Prometheus returned no series for this service"
+        return SloScorecard(
+            service=service, name=slo.name, kind=slo.kind, objective=objective,
+            status="error" if failure else "no_data", reason=reason,
+            good=None, total=None, bad=None, sli=None, met=None,
+            error_budget_consumed=None, error_budget_remaining=None, period_budget_consumed=None,
+            previous=SloPrevious(good=None, total=None, sli=None, error_budget_consumed=None,
+                                 status="error" if failure else "no_data", reason=reason),
+            threshold_seconds=slo.threshold_seconds,
+        )
+    notes = measurement.notes
+    common = {"objective": objective, "min_events": slo.min_events, "period_seconds": slo.period_seconds}
+    now = judge(measurement.window, period_total=measurement.period_total, period_covered=measurement.period_covered,
+                problem=measurement.problem, notes=notes.get("window", ()), **common)
+    before = judge(measurement.previous, period_total=measurement.previous_period_total,
+                   period_covered=measurement.previous_period_covered, problem=measurement.problem,
+                   notes=notes.get("previous", ()), **common)
     previous = SloPrevious(
-        good=measurement.previous.good, total=measurement.previous.total,
-        sli=prev_sli, error_budget_consumed=_consumed(prev_sli, objective),
+        good=before.good, total=before.total, sli=before.sli, error_budget_consumed=before.consumed,
+        bad=before.bad, met=before.met, error_budget_remaining=before.remaining,
+        period_budget_consumed=before.period, daily=_daily(measurement.previous_daily),
+        status=before.status, reason=before.reason, notes=list(before.notes),
     )
     return SloScorecard(
-        service=service, name=slo.name, kind=slo.kind, objective=objective, status=status, reason=reason,
-        good=good, total=total, bad=bad, sli=sli,
-        met=None if status != "ok" else bool(sli is not None and sli >= objective),
-        error_budget_consumed=consumed,
-        error_budget_remaining=None if consumed is None else 1.0 - consumed,
-        period_budget_consumed=period,
-        daily=[DailySli(date=d.date, good=d.good, total=d.total) for d in measurement.daily],
-        previous=previous,
-        quantiles=dict(measurement.quantiles),
+        service=service, name=slo.name, kind=slo.kind, objective=objective, status=now.status, reason=now.reason,
+        good=now.good, total=now.total, bad=now.bad, sli=now.sli, met=now.met,
+        error_budget_consumed=now.consumed, error_budget_remaining=now.remaining, period_budget_consumed=now.period,
+        daily=_daily(measurement.daily), previous=previous, quantiles=dict(measurement.quantiles),
+        threshold_seconds=slo.threshold_seconds,
+        notes=[*now.notes, *notes.get("quantiles", ())],
     )
 
 
