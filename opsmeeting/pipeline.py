@@ -42,7 +42,6 @@ def _pagerduty(config: Config, slos: list[SloDefinition], environ: Mapping[str, 
         source,
         service_ids=[pid for svc in config.services for pid in svc.pagerduty_service_ids],
         schedule_ids=config.rotation.pagerduty_schedule_ids,
-        team_ids=[tid for team in config.teams for tid in team.pagerduty_team_ids],
         environ=dict(environ),
     )
 

@@ -45,7 +45,8 @@ def collector(fake: FakePagerDuty, **kw) -> PagerDutyCollector:
                              concurrency=kw.pop("concurrency", 4))
     kw.setdefault("token", "test-token")
     sleep = kw.pop("sleep", _no_sleep)
-    return PagerDutyCollector(source, service_ids=["PS1", "PS2"], now=lambda: COLLECTED, sleep=sleep,
+    service_ids = kw.pop("service_ids", ["PS1", "PS2"])
+    return PagerDutyCollector(source, service_ids=service_ids, now=lambda: COLLECTED, sleep=sleep,
                               backoff=0.001, requests_per_minute=0, **kw)
 
 
@@ -272,3 +273,67 @@ def test_rate_limiter_paces_requests(fake):
     # 60 a minute: one a second, so n requests need n - 1 seconds of waiting
     assert sum(slept) == pytest.approx(status.requests - 1)
 
+
+
+def log_entry_queries(fake: FakePagerDuty) -> list:
+    return [r.query for r in fake.requests if r.path == "/log_entries"]
+
+
+def test_no_team_filter_when_a_configured_service_has_no_team(fake):
+    """A service with no PagerDuty team: filtering /log_entries by the others' teams would drop its timeline."""
+    loner = pd.make_service("PS3", "loner", [])
+    fake.services = [*fake.services, loner]
+    world(fake)
+    t = START + timedelta(days=2)
+    lone = pd.make_incident("PI30", 30, loner, t, status="resolved", resolved_at=t + timedelta(minutes=7))
+    fake.incidents = [*fake.incidents, lone]
+    fake.log_entries = [*fake.log_entries, pd.trigger(lone, t),
+                        pd.notify(lone, t + timedelta(seconds=5), ANA, "phone_notification"),
+                        pd.acknowledge(lone, t + timedelta(minutes=1), ANA),
+                        pd.resolve(lone, t + timedelta(minutes=7), ANA)]
+    fake.reindex()
+    data, status = collector(fake, service_ids=["PS1", "PS2", "PS3"]).collect(WINDOW)
+    assert status.status == "ok"
+    assert all(not q.getlist("team_ids[]") for q in log_entry_queries(fake))
+    got = next(i for i in data.incidents if i.id == "PI30")
+    assert [e.type for e in got.log_entries] == ["trigger", "notify", "acknowledge", "resolve"]
+
+
+def test_team_filter_is_the_union_of_the_services_teams(fake):
+    world(fake)
+    _, status = collector(fake).collect(WINDOW)
+    assert status.status == "ok"
+    queries = log_entry_queries(fake)
+    assert queries and all(q.getlist("team_ids[]") == ["PT1"] for q in queries)
+
+
+def test_an_incomplete_timeline_is_fetched_from_the_incident(fake):
+    """An incident whose entries carry another team (its service moved teams) escapes the team filter:
+    the completeness check fetches its own log entries, and the numbers stay right."""
+    world(fake)
+    t = START + timedelta(days=6)
+    moved = pd.make_incident("PI40", 40, CHECKOUT, t, status="resolved", resolved_at=t + timedelta(minutes=30))
+    timeline = [pd.trigger(moved, t), pd.acknowledge(moved, t + timedelta(minutes=3), ANA),
+                pd.resolve(moved, t + timedelta(minutes=30), ANA)]
+    for entry in timeline:
+        entry["teams"] = [pd.reference("team", "PT7")]
+    fake.incidents = [*fake.incidents, moved]
+    fake.log_entries = [*fake.log_entries, *timeline]
+    fake.reindex()
+    data, status = collector(fake).collect(WINDOW)
+    assert status.status == "ok", status.detail
+    assert fake.request_counts().get("GET /incidents/{id}/log_entries") == 1
+    got = next(i for i in data.incidents if i.id == "PI40")
+    assert [e.type for e in got.log_entries] == ["trigger", "acknowledge", "resolve"]
+
+
+def test_a_timeline_missing_even_from_the_incident_degrades_the_source(fake):
+    world(fake)
+    t = START + timedelta(days=8)
+    broken = pd.make_incident("PI50", 50, SEARCH, t, status="resolved", resolved_at=t + timedelta(minutes=5))
+    fake.incidents = [*fake.incidents, broken]
+    fake.log_entries = [*fake.log_entries, pd.trigger(broken, t)]  # PagerDuty says resolved: no resolve entry
+    fake.reindex()
+    _, status = collector(fake).collect(WINDOW)
+    assert status.status == "degraded"
+    assert "timeline of 1 incident(s) is incomplete" in status.detail and "#50" in status.detail

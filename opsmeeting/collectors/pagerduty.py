@@ -122,7 +122,6 @@ class PagerDutyCollector:
         *,
         service_ids: Iterable[str],
         schedule_ids: Iterable[str] = (),
-        team_ids: Iterable[str] = (),
         token: str | None = None,
         environ: dict[str, str] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -134,7 +133,6 @@ class PagerDutyCollector:
         self.source = source
         self.service_ids = sorted(set(service_ids))
         self.schedule_ids = list(dict.fromkeys(schedule_ids))
-        self.team_ids = sorted(set(team_ids))
         self.now = now
         self.sleep = sleep
         self.monotonic = monotonic
@@ -275,15 +273,17 @@ class PagerDutyCollector:
             Priority(id=p["id"], name=p.get("name") or p.get("summary") or p["id"], order=i)
             for i, p in enumerate(self.pages("/priorities", "priorities", base))
         ]
+        services = self._services()
         incidents_raw = self._incidents(window, collected_at)
-        entries, strategy = self._log_entries(window, incidents_raw, collected_at)
+        entries, strategy = self._log_entries(window, incidents_raw, collected_at, _team_filter(services,
+                                                                                                self.service_ids))
+        missing = self._complete(incidents_raw, entries)
         incidents = [self._incident(raw, entries.get(raw["id"], [])) for raw in incidents_raw]
         users = [
             User(id=u["id"], name=u.get("name") or u["id"], email=u.get("email"), time_zone=u.get("time_zone"))
             for u in self.pages("/users", "users", base)
         ]
         teams = [PdTeam(id=t["id"], name=t.get("name") or t["id"]) for t in self.pages("/teams", "teams", base)]
-        services = self._services()
         shifts = self._shifts(window)
         data = PagerDutyData(
             collected_at=collected_at, users=users, teams=teams, services=services, priorities=priorities,
@@ -292,17 +292,43 @@ class PagerDutyCollector:
         n_entries = sum(len(i.log_entries) for i in incidents)
         minimum = math.ceil(len(incidents) / PAGE) + math.ceil(n_entries / PAGE)
         requests = sum(self.log.counts.values())
+        detail = (f"{len(incidents)} incidents, {n_entries} log entries ({strategy}); {requests} requests, "
+                  f"minimum for the data {minimum} + reference data")
+        if missing:
+            numbers = sorted(int(raw.get("incident_number") or 0) for raw in incidents_raw if raw["id"] in missing)
+            shown = ", ".join(f"#{n}" for n in numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10
+                                                                 else "")
+            detail = (f"the timeline of {len(numbers)} incident(s) is incomplete even from their own log entries "
+                      f"({shown}): their acknowledgement and resolution metrics may be wrong; " + detail)
         status = SourceStatus(
-            status="ok",
+            status="degraded" if missing else "ok",
             requests=requests,
             requests_by_endpoint=dict(sorted(self.log.counts.items())),
             seconds=round(self.monotonic() - started, 3),
-            detail=(
-                f"{len(incidents)} incidents, {n_entries} log entries ({strategy}); {requests} requests, "
-                f"minimum for the data {minimum} + reference data"
-            ),
+            detail=detail,
         )
         return data, status
+
+    def _complete(self, incidents: list[Json], entries: dict[str, list[Json]]) -> set[str]:
+        """The completeness check: each incident has its trigger entry, and one that PagerDuty says is
+        acknowledged or resolved has that entry. Incidents that miss one get their own log entries
+        (one request each); the ids of those still incomplete are returned."""
+        gaps = [raw for raw in incidents if _timeline_gap(raw, entries.get(raw["id"], []))]
+        if not gaps:
+            return set()
+
+        def own(raw: Json) -> Json:
+            return {"id": raw["id"], "entries": self.pages(
+                f"/incidents/{raw['id']}/log_entries", "log_entries", {"time_zone": "UTC", "is_overview": "false"},
+                endpoint="GET /incidents/{id}/log_entries")}
+
+        still: set[str] = set()
+        for raw, result in zip(gaps, self._parallel(own, gaps), strict=True):
+            known = {e["id"]: e for e in [*entries.get(raw["id"], []), *result["entries"]]}
+            entries[raw["id"]] = list(known.values())
+            if _timeline_gap(raw, entries[raw["id"]]):
+                still.add(raw["id"])
+        return still
 
     def _incidents(self, window: Window, collected_at: datetime) -> list[Json]:
         since, until = window.start - MARGIN, min(window.end + MARGIN, max(collected_at, window.end))
@@ -318,16 +344,18 @@ class PagerDutyCollector:
         return list(found.values())
 
     def _log_entries(
-        self, window: Window, incidents: list[Json], collected_at: datetime
+        self, window: Window, incidents: list[Json], collected_at: datetime, team_ids: list[str] | None
     ) -> tuple[dict[str, list[Json]], str]:
-        """Pick the cheaper strategy from a count probe and collect every entry of the incidents."""
+        """Pick the cheaper strategy from a count probe and collect every entry of the incidents.
+        ``team_ids`` narrows the account-wide list to the teams of the configured services, when every
+        one of them has a team (``_team_filter``); the completeness check catches what it misses."""
         wanted = {raw["id"] for raw in incidents}
         if not wanted:
             return {}, "no incidents"
         since, until = window.start - MARGIN, collected_at
         params: Json = {"time_zone": "UTC", "is_overview": "false"}
-        if self.team_ids:
-            params["team_ids[]"] = self.team_ids
+        if team_ids:
+            params["team_ids[]"] = team_ids
         # The probe is the first page of the account-wide list: reused when that list is chosen.
         ranged_params = {**params, "since": _iso(since), "until": _iso(until)}
         probe = self.get("/log_entries", {**ranged_params, "limit": PAGE, "offset": 0, "total": "true"})
@@ -428,6 +456,24 @@ class PagerDutyCollector:
                 if start and end and user_id:
                     shifts.append(OnCallShift(schedule_id=schedule_id, user_id=user_id, start=start, end=end))
         return shifts
+
+
+def _team_filter(services: list[PdService], wanted: list[str]) -> list[str] | None:
+    """The teams whose log entries hold every configured service's: the union of those services'
+    teams, or None (no filter) when one of them has no team or was not found, since a filter would
+    then leave its incidents without a timeline."""
+    teams_of = {s.id: s.team_ids for s in services}
+    if not wanted or any(not teams_of.get(sid) for sid in wanted):
+        return None
+    return sorted({t for sid in wanted for t in teams_of[sid]})
+
+
+def _timeline_gap(raw: Json, entries: list[Json]) -> bool:
+    kinds = {str(e.get("type", "")).removesuffix("_log_entry") for e in entries}
+    status = raw.get("status")
+    return ("trigger" not in kinds
+            or (status == "acknowledged" and not kinds & {"acknowledge", "acknowledgement"})
+            or (status == "resolved" and "resolve" not in kinds))
 
 
 class _OverCap(Exception):
