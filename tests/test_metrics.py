@@ -112,6 +112,28 @@ def test_priority_and_problems(cards):
     assert disk.count == 3 and disk.incident_numbers == [7, 1, 2]
 
 
+def test_unique_incident_keys_do_not_make_one_problem():
+    """Keys like checkout-api/000030 are unique per incident: grouping goes by title, and only keys that
+    repeat make a problem of their own (never normalised: two keys are two alerts)."""
+    t = START + timedelta(days=1)
+    incidents = [
+        *(incident(10 + i, t + timedelta(hours=i), title=f"Certificate expires in {7 - i} days",
+                   key=f"checkout-api/{30 + i:06d}") for i in range(3)),
+        *(incident(20 + i, t + timedelta(hours=10 + i), title=f"Queue depth {100 + i}", key=f"checkout-api/{40 + i:06d}")
+          for i in range(2)),
+        *(incident(30 + i, t + timedelta(hours=20 + i), title=title, key="psp-timeouts")
+          for i, title in enumerate(["PSP timeouts", "PSP timeouts (card)", "PSP latency"])),
+        incident(40, t + timedelta(hours=30), title="PSP timeouts", key="psp-timeouts-2"),
+    ]
+    problems = {p.key: p for p in build_scorecards(snapshot(incidents)).problems}
+    assert problems["certificate expires in <n> days"].count == 3
+    assert problems["queue depth <n>"].count == 2
+    psp = problems["key:psp-timeouts"]
+    assert psp.count == 3 and psp.distinct_titles == 3 and psp.incident_numbers == [30, 31, 32]
+    assert problems["psp timeouts"].incident_numbers == [40]  # its key is its own: grouped by title
+    assert sum(p.count for p in problems.values()) == len(incidents)
+
+
 def measurement(good, total, **kw):
     return SloMeasurement(service="checkout", slo="availability", window=Counts(good=good, total=total), **kw)
 

@@ -205,7 +205,8 @@ class ResponderScorecard(Card):
 
 
 class Problem(Card):
-    """A recurring cause: incidents of one service sharing an incident key or normalised title."""
+    """A recurring cause: incidents of one service sharing a repeating incident key (``key`` is then
+    ``key:<the raw key>``) or, for the others, a normalised title (``key`` is that title)."""
 
     service: str
     key: str
@@ -217,6 +218,7 @@ class Problem(Card):
     resolved_without_ack: int
     short: int  # resolved faster than the configured short-incident time: likely noise
     incident_numbers: list[int]
+    distinct_titles: int = 1  # how many different titles its incidents had
     previous_rotations: int | None = None  # in how many of the stored earlier rotations it appeared
 
 

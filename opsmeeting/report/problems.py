@@ -1,8 +1,11 @@
 """Problem review: incidents of one service that share a cause, found by incident key or title.
 
-A title is normalised before grouping: lower-cased, with UUIDs, hex ids, IP addresses, host
-names and numbers replaced by placeholders, so "Disk 91% full on web-12.prod" and
-"Disk 97% full on web-3.prod" are one problem.
+Incidents of a service whose raw incident key repeats (an alert's dedup key coming back) are one
+problem per key. The others, whose keys are unique per incident (``checkout-api/000030``) or
+absent, are grouped by their normalised title: lower-cased, with UUIDs, hex ids, IP addresses,
+host names and numbers replaced by placeholders, so "Disk 91% full on web-12.prod" and
+"Disk 97% full on web-3.prod" are one problem. A key is never normalised: two different keys
+are two different alerts.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: in
         return []
     frame = inc[["service", "title", "incident_key", "created_at", "number", "auto_resolved",
                  "resolved_without_ack", "ttr"]].copy()
-    by_key = normalise(frame["incident_key"])
-    frame["key"] = by_key.where(frame["incident_key"].notna() & (by_key != ""), normalise(frame["title"]))
+    raw_key = frame["incident_key"].fillna("").astype(str)
+    repeats = raw_key.ne("") & frame.assign(k=raw_key).duplicated(["service", "k"], keep=False)
+    frame["key"] = ("key:" + raw_key).where(repeats, normalise(frame["title"]))
     frame["short"] = frame["ttr"] < short_incident_seconds
     frame = frame.sort_values(["created_at", "number"])
     grouped = frame.groupby(["service", "key"], sort=False)
@@ -52,6 +56,7 @@ def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: in
         resolved_without_ack=("resolved_without_ack", "sum"),
         short=("short", "sum"),
         incident_numbers=("number", list),
+        distinct_titles=("title", "nunique"),
     ).reset_index()
     summary = summary.sort_values(["n", "last_seen", "service", "key"], ascending=[False, False, True, True])
     if limit is not None:
@@ -68,6 +73,7 @@ def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: in
             resolved_without_ack=int(row.resolved_without_ack),
             short=int(row.short),
             incident_numbers=[int(n) for n in row.incident_numbers],
+            distinct_titles=int(row.distinct_titles),
         )
         for row in summary.itertuples(index=False)
     ]
