@@ -119,8 +119,8 @@ def test_unique_incident_keys_do_not_make_one_problem():
     incidents = [
         *(incident(10 + i, t + timedelta(hours=i), title=f"Certificate expires in {7 - i} days",
                    key=f"checkout-api/{30 + i:06d}") for i in range(3)),
-        *(incident(20 + i, t + timedelta(hours=10 + i), title=f"Queue depth {100 + i}", key=f"checkout-api/{40 + i:06d}")
-          for i in range(2)),
+        *(incident(20 + i, t + timedelta(hours=10 + i), title=f"Queue depth {100 + i}",
+                   key=f"checkout-api/{40 + i:06d}") for i in range(2)),
         *(incident(30 + i, t + timedelta(hours=20 + i), title=title, key="psp-timeouts")
           for i, title in enumerate(["PSP timeouts", "PSP timeouts (card)", "PSP latency"])),
         incident(40, t + timedelta(hours=30), title="PSP timeouts", key="psp-timeouts-2"),

@@ -91,7 +91,7 @@ def test_previous_period_beyond_the_data_is_null_with_a_reason(prometheus, colle
     assert card.previous.bad == prev.total - prev.good
     assert card.previous.met is (prev.good / prev.total >= 0.999)
     assert card.previous.error_budget_remaining == pytest.approx(1 - card.previous.error_budget_consumed)
-    assert [d.date for d in card.previous.daily][0] == "2026-10-05"
+    assert card.previous.daily[0].date == "2026-10-05"
 
 
 def test_daily_and_hourly_series_exact(prometheus, collected):
