@@ -27,7 +27,7 @@ from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.items import items_view
 from opsmeeting.models import Snapshot
 from opsmeeting.notes import render_markdown
-from opsmeeting.pipeline import exit_code_for
+from opsmeeting.pipeline import configured_sources, exit_code_for
 from opsmeeting.report.model import Item, TeamNote
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
@@ -132,6 +132,11 @@ def summary(config: Config, now: datetime | None = None) -> str:
         lines.append("PagerDuty: not configured")
     prom = config.sources.prometheus
     lines.append(f"Prometheus: {prom.url}" if prom else "Prometheus: not configured")
+    if prom and not (config.slos or config.slo_imports):
+        lines.append("warning: sources.prometheus is set but no SLO is defined (slos, slo_imports): it is not read")
+    if not configured_sources(config):
+        lines.append("warning: no source is configured (sources.pagerduty, sources.prometheus with SLOs): "
+                     "`opsmeeting run` has nothing to collect and refuses to run")
     lines.append(f"output: {config.output.directory} ({config.output.page_size})")
     lines.append(f"state: {config.state.path}")
     if config.email:
@@ -169,6 +174,9 @@ def run(config_path: Path, window_text: str | None, as_of: str | None, provision
     4 written but not emailed, 5 another run holds this window, 2 bad configuration, 1 failure.
     """
     config = load_config(config_path)
+    if not configured_sources(config):
+        raise InputError(f"{config_path}: nothing to collect: configure sources.pagerduty, or sources.prometheus "
+                         "with SLOs (`opsmeeting check-config` says what is set)")
     now = parse_moment(as_of) if as_of else datetime.now(UTC)
     window = choose_window(config, now, window_text, provisional)
     log, progress = step_logger()

@@ -36,13 +36,17 @@ def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> l
             f"Interruptions: {o.interruptions} ({o.interruptions_sleep} in sleep hours)",
         ]
     else:
-        lines.append("Incidents: unknown (PagerDuty could not be read)")
+        state = cards.sources.get("pagerduty")
+        lines.append("Incidents: not reported (PagerDuty is not configured)" if state and state.status ==
+                     "not_configured" else "Incidents: unknown (PagerDuty could not be read)")
     ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)[:3]
     lines += ["", "Top priorities:"]
     for card in ranked:
         assert card.priority is not None
         reasons = ", ".join(f"{r.component.replace('_', ' ')} {r.value:g}" for r in card.priority.reasons
-                            if r.contribution > 0)[:160]
+                            if r.value is not None and r.contribution > 0)[:160]
+        if card.priority.unknown:
+            reasons += f" (without {', '.join(u.replace('_', ' ') for u in card.priority.unknown)}: source missing)"
         lines.append(f"  {card.priority.rank}. {card.service} (score {card.priority.score:.1f}): {reasons or '-'}")
     missed = [(c.service, s) for c in cards.services for s in c.slos if s.met is False]
     lines += ["", f"SLOs missed: {len(missed)}"]

@@ -16,7 +16,7 @@ from opsmeeting.window import Window
 SCHEMA_VERSION = 1
 
 LogEntryType = Literal["trigger", "acknowledge", "notify", "escalate", "assign", "resolve", "annotate", "other"]
-SourceState = Literal["ok", "degraded", "failed", "skipped"]
+SourceState = Literal["ok", "degraded", "failed", "not_configured"]
 
 
 class Frozen(BaseModel):

@@ -107,6 +107,7 @@ def collect(
         try:
             collector = factory(config, slos, env)
             if collector is None:
+                sources[name] = SourceStatus(status="not_configured", detail=_not_configured(config, name, slos))
                 continue
             data[name], sources[name] = collector.collect(window)
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
@@ -128,6 +129,22 @@ def collect(
         prometheus=data.get("prometheus"),
     )
     return Collected(snapshot=snapshot, timings=timings)
+
+
+def _not_configured(config: Config, name: str, slos: list[SloDefinition]) -> str:
+    if name == "prometheus" and config.sources.prometheus is not None and not slos:
+        return "no SLOs are defined (slos, slo_imports)"
+    return f"not configured (sources.{name})"
+
+
+def configured_sources(config: Config) -> list[str]:
+    """The sources a run would collect; ``run`` refuses a configuration with none."""
+    names = []
+    if config.sources.pagerduty is not None:
+        names.append("pagerduty")
+    if config.sources.prometheus is not None and (config.slos or config.slo_imports):
+        names.append("prometheus")
+    return names
 
 
 def exit_code_for(snapshot: Snapshot) -> ExitCode:

@@ -130,3 +130,20 @@ def test_check_config_names_an_unreachable_prometheus(tmp_path, capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert f"Prometheus at {url}: cannot connect" in err and "--offline" in err
+
+
+def test_a_configuration_without_sources_is_warned_about_and_refused(tmp_path, capsys):
+    data = example()
+    for key in ("sources", "slos", "slo_imports"):
+        data.pop(key, None)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check-config", "--offline", str(path)])
+    assert exit_info.value.code == 0
+    assert "warning: no source is configured" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "-c", str(path), "--as-of", "2026-11-03T10:00Z"])
+    assert exit_info.value.code == 2
+    assert "nothing to collect" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()

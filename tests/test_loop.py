@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,14 +11,22 @@ import yaml
 
 from opsmeeting.cli import main
 from opsmeeting.notes import render_markdown
+from tests.accounts import quiet_account
 from tests.clock import PINNED_NOW, session_now
 
 
-def config(tmp_path: Path) -> Path:
+@pytest.fixture
+def sources() -> Iterator[dict]:
+    with quiet_account() as section:
+        yield section
+
+
+def config(tmp_path: Path, sources: dict) -> Path:
     data = {
         "rotation": {"length": "14d", "anchor": "2026-01-12T09:00:00", "timezone": "Europe/Lisbon"},
         "teams": [{"name": "payments"}, {"name": "platform"}, {"name": "search"}],
         "services": [{"name": "checkout", "team": "payments", "pagerduty_service_ids": ["PS1"]}],
+        "sources": sources,
         "output": {"directory": "reports"},
         "state": {"path": "state.sqlite"},
         "notes": {"directory": "notes"},
@@ -34,8 +43,8 @@ def cli(args: list[str], capsys) -> tuple[int, str, str]:
     return int(info.value.code or 0), out.out, out.err
 
 
-def test_items_and_notes_reach_the_next_pre_read(tmp_path, capsys):
-    cfg = str(config(tmp_path))
+def test_items_and_notes_reach_the_next_pre_read(tmp_path, capsys, sources):
+    cfg = str(config(tmp_path, sources))
     yesterday = (PINNED_NOW - timedelta(days=1)).strftime("%Y-%m-%d")
     assert cli(["item", "add", "-c", cfg, "--team", "payments", "--owner", "ana", "--due", yesterday,
                 "Add a runbook for PSP timeouts"], capsys)[0] == 0

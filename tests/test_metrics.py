@@ -188,3 +188,18 @@ def test_pagerduty_missing_gives_nulls_not_zeros():
     cards = build_scorecards(snap)
     assert cards.overall.incidents.incidents_total is None
     assert all(c.incidents.interruptions is None for c in cards.services)
+    # the ranking does not read the unknown incident load as zeros
+    for card in cards.services:
+        values = {r.component: r.value for r in card.priority.reasons}
+        assert values["high_urgency_incidents"] is None and values["major_incidents"] is None
+        assert values["sleep_interruptions"] is None and values["recurrence"] is None
+        assert set(card.priority.unknown) == {"high_urgency_incidents", "major_incidents", "sleep_interruptions",
+                                              "recurrence"}
+
+
+def test_a_user_absent_from_users_is_named_as_unknown():
+    t = START + timedelta(hours=5)
+    ghost = incident(1, t, notify(t, "PGHOST1"), ack(t + timedelta(minutes=1), "PGHOST1"))
+    cards = build_scorecards(snapshot([ghost]))
+    responder = next(r for r in cards.responders if r.user == "PGHOST1")
+    assert responder.name == "unknown user (PGHOST1)"

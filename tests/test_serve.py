@@ -20,23 +20,26 @@ from opsmeeting.errors import InputError
 from opsmeeting.items import ItemBook
 from opsmeeting.serve import make_server
 from opsmeeting.store import Store
+from tests.accounts import quiet_account
 from tests.browser import browser_required, launch, open_page, unavailable_reason
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """A configuration and one rendered rotation (no sources: the page is what matters here)."""
+    """A configuration and one rendered rotation of a quiet account (the page is what matters here)."""
     root = tmp_path_factory.mktemp("serve")
     path = root / "opsmeeting.yaml"
-    path.write_text(yaml.safe_dump({
-        "rotation": {"length": "14d", "anchor": "2026-01-12T09:00:00", "timezone": "Europe/Lisbon"},
-        "teams": [{"name": "payments"}, {"name": "platform"}, {"name": "search"}],
-        "services": [{"name": "checkout", "team": "payments", "pagerduty_service_ids": ["PS1"]}],
-        "output": {"directory": "reports"},
-        "state": {"path": "state.sqlite"},
-    }))
-    with pytest.raises(SystemExit) as info:
-        main(["run", "-c", str(path), "--as-of", "2026-11-17T12:00Z", "--no-pdf"])
+    with quiet_account() as sources:
+        path.write_text(yaml.safe_dump({
+            "rotation": {"length": "14d", "anchor": "2026-01-12T09:00:00", "timezone": "Europe/Lisbon"},
+            "teams": [{"name": "payments"}, {"name": "platform"}, {"name": "search"}],
+            "services": [{"name": "checkout", "team": "payments", "pagerduty_service_ids": ["PS1"]}],
+            "sources": sources,
+            "output": {"directory": "reports"},
+            "state": {"path": "state.sqlite"},
+        }))
+        with pytest.raises(SystemExit) as info:
+            main(["run", "-c", str(path), "--as-of", "2026-11-17T12:00Z", "--no-pdf"])
     assert info.value.code == 0
     return path
 

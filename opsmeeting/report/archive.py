@@ -45,7 +45,8 @@ def _entry(folder: Path, data: dict[str, Any]) -> ArchiveEntry:
         sleep_interruptions=incidents.get("interruptions_sleep"),
         slos_missed=sum(1 for s in data["services"] for slo in s.get("slos", []) if slo.get("met") is False),
         top_service=ranked[0]["service"] if ranked else None,
-        degraded=sorted(name for name, src in data.get("sources", {}).items() if src.get("status") != "ok"),
+        degraded=sorted(name for name, src in data.get("sources", {}).items()
+                        if src.get("status") in ("failed", "degraded")),
         has_pdf=(folder / "report.pdf").is_file(),
     )
 

@@ -144,7 +144,7 @@ class SloScorecard(Card):
 
 class PriorityReason(Card):
     component: str
-    value: float
+    value: float | None  # None: its source could not be read (the component is unknown, not 0)
     weight: float
     contribution: float
 
@@ -153,6 +153,7 @@ class PriorityScore(Card):
     score: float
     rank: int
     reasons: list[PriorityReason]
+    unknown: list[str] = Field(default_factory=list)  # components left out because their source is missing
 
 
 class ServiceTrend(Card):

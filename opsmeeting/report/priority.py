@@ -28,35 +28,43 @@ COMPONENTS = (
 )
 
 
-def component_values(card: ServiceScorecard, repeats: int) -> dict[str, float]:
+def component_values(card: ServiceScorecard, repeats: int, *, slos_known: bool = True) -> dict[str, float | None]:
+    """Each component's value; None when its source could not be read (an unknown, never a 0)."""
     inc = card.incidents
     burns = [s.error_budget_consumed for s in card.slos if s.status == "ok" and s.error_budget_consumed is not None]
+    known = inc.known
+
+    def count(value: int | None) -> float | None:
+        return float(value or 0) if known else None
+
     return {
-        "high_urgency_incidents": float(inc.incidents_high_urgency or 0),
-        "major_incidents": float(inc.incidents_major or 0),
-        "sleep_interruptions": float(inc.interruptions_sleep or 0),
-        "error_budget_burn": max([0.0, *burns]),
-        "recurrence": float(repeats),
+        "high_urgency_incidents": count(inc.incidents_high_urgency),
+        "major_incidents": count(inc.incidents_major),
+        "sleep_interruptions": count(inc.interruptions_sleep),
+        "error_budget_burn": max([0.0, *burns]) if slos_known or burns else None,
+        "recurrence": float(repeats) if known else None,
     }
 
 
 def rank_services(
-    cards: list[ServiceScorecard], problems: list[Problem], weights: PriorityWeights
+    cards: list[ServiceScorecard], problems: list[Problem], weights: PriorityWeights, *, slos_known: bool = True
 ) -> list[ServiceScorecard]:
-    """Return the cards (in their original order) with ``priority`` filled in."""
+    """Return the cards (in their original order) with ``priority`` filled in. A component whose
+    source could not be read has value None and contributes nothing; the score then says it is
+    partial (``unknown`` lists those components)."""
     repeats: Counter[str] = Counter()
     for problem in problems:
         if problem.count >= 2:
             repeats[problem.service] += problem.count - 1
     scored = []
     for card in cards:
-        values = component_values(card, repeats[card.service])
+        values = component_values(card, repeats[card.service], slos_known=slos_known)
         reasons = [
             PriorityReason(
                 component=name,
                 value=values[name],
                 weight=getattr(weights, name),
-                contribution=values[name] * getattr(weights, name),
+                contribution=(values[name] or 0.0) * getattr(weights, name),
             )
             for name in COMPONENTS
         ]
@@ -70,6 +78,7 @@ def rank_services(
                     score=score,
                     rank=rank_of[card.service],
                     reasons=sorted(reasons, key=lambda r: (-r.contribution, r.component)),
+                    unknown=[r.component for r in reasons if r.value is None],
                 )
             }
         )

@@ -187,6 +187,10 @@ def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
                                              "(shown as —), not zero."))
         elif status.status == "degraded":
             warnings.append(Warning("warning", f"{label} answered only in part: {status.detail}."))
+        elif status.status == "not_configured":
+            what = "incident" if name == "pagerduty" else "SLO"
+            warnings.append(Warning("info", f"{label}: {status.detail}; this report has no {what} metrics (shown as "
+                                            "—), and the priority ranking leaves them out."))
     if snapshot.window.provisional:
         warnings.append(Warning("warning", "Provisional: this rotation has not ended yet; numbers will change."))
     low = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "low_traffic"]

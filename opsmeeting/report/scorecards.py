@@ -209,14 +209,14 @@ def responder_scorecards(
     per_user = per_user.join(hours.rename("on_call_hours"), how="outer")
     notified = entries.loc[entries["type"] == "notify", "user_id"].dropna().unique()
     per_user = per_user.reindex(per_user.index.union(pd.Index(notified)))
-    names = {u.id: u.name for u in snapshot.pagerduty.users}
+    names = {u.id: u.name for u in snapshot.pagerduty.users}  # a user absent from /users: deleted, or hidden
     zones = {u.id: u.time_zone for u in snapshot.pagerduty.users}
     result = []
     for user_id, row in per_user.sort_index().iterrows():
         result.append(
             ResponderScorecard(
                 user=str(user_id),
-                name=names.get(str(user_id), str(user_id)),
+                name=names.get(str(user_id), f"unknown user ({user_id})"),
                 time_zone=zones.get(str(user_id)) or window.timezone,
                 interruptions=int(_zero(row.get("interruptions"))),
                 interruptions_sleep=int(_zero(row.get("interruptions_sleep"))),
@@ -303,7 +303,8 @@ def build_scorecards(
         )
         for name, svc in zip(services, setup.services, strict=True)
     ]
-    service_cards = rank_services(service_cards, problems, setup.priority_weights)
+    slos_known = not setup.slos or snapshot.prometheus is not None
+    service_cards = rank_services(service_cards, problems, setup.priority_weights, slos_known=slos_known)
     if history is not None and history.windows:
         service_cards = [with_trend(card, history, snapshot) for card in service_cards]
         problems = [
