@@ -46,8 +46,9 @@ def sample_snapshot_dir() -> Path:
 
 
 def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_dir: Path | None = None,
-                echo: bool = True, meeting: dict[str, Any] | None = None) -> ReportFiles:
-    """Aggregate and render ``snapshot`` into ``out``; print one line per step."""
+                echo: bool = True, meeting: dict[str, Any] | None = None) -> tuple[ReportFiles, ExitCode]:
+    """Aggregate and render ``snapshot`` into ``out``; print one line per step. The exit code is 3 when a
+    source was missing or an item could not be aggregated or rendered."""
     t0 = time.perf_counter()
     cards = build_scorecards(snapshot)
     if meeting:
@@ -55,11 +56,12 @@ def make_report(snapshot: Snapshot, out: Path, *, pdf: bool = True, templates_di
     aggregate_s = time.perf_counter() - t0
     wheel = fresh_view(snapshot.setup, snapshot.generated_at)
     rendered = render_report(snapshot, cards, templates_dir=templates_dir, pdf=pdf, wheel=wheel)
+    cards = cards.model_copy(update={"item_errors": [*cards.item_errors, *rendered.item_errors]})
     files = write_report(out, cards, rendered)
     if echo:
         timings = " · ".join(f"{k} {v:.2f} s" for k, v in {"aggregation": aggregate_s, **rendered.timings}.items())
         click.echo(f"rendered {len(cards.services)} service scorecards ({timings})", err=True)
-    return files
+    return files, exit_code_for(snapshot, cards)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -241,12 +243,13 @@ def choose_window(config: Config, now: datetime, window_text: str | None, provis
 def render(snapshot_dir: Path, out_dir: Path, templates_dir: Path | None, no_pdf: bool) -> None:
     """Re-render a report from a snapshot directory, with no network.
 
-    Exits 3 when the snapshot records a failed or degraded source (the report carries a banner).
+    Exits 3 when the snapshot records a failed or degraded source, or an item could not be aggregated or
+    rendered (the report carries a banner).
     """
     snapshot = read_snapshot(snapshot_dir)
-    files = make_report(snapshot, out_dir, pdf=not no_pdf, templates_dir=templates_dir)
+    files, code = make_report(snapshot, out_dir, pdf=not no_pdf, templates_dir=templates_dir)
     print_files(files)
-    sys.exit(exit_code_for(snapshot))
+    sys.exit(code)
 
 
 @cli.command("demo")
@@ -260,8 +263,9 @@ def demo(out_dir: Path, no_pdf: bool) -> None:
     """
     snapshot = read_snapshot(sample_snapshot_dir())
     write_snapshot(snapshot, out_dir / "snapshot")
-    files = make_report(snapshot, out_dir, pdf=not no_pdf, meeting=sample_meeting(snapshot))
+    files, code = make_report(snapshot, out_dir, pdf=not no_pdf, meeting=sample_meeting(snapshot))
     print_files(files)
+    sys.exit(code)
 
 
 def sample_meeting(snapshot: Snapshot) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from opsmeeting.collectors.prometheus import PrometheusCollector, SloDefinition,
 from opsmeeting.config import Config
 from opsmeeting.errors import CollectorError, ExitCode
 from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceStatus
+from opsmeeting.report.model import Scorecards
 from opsmeeting.slo_import import load_slos
 from opsmeeting.window import Window
 
@@ -147,9 +148,10 @@ def configured_sources(config: Config) -> list[str]:
     return names
 
 
-def exit_code_for(snapshot: Snapshot) -> ExitCode:
+def exit_code_for(snapshot: Snapshot, cards: Scorecards | None = None) -> ExitCode:
+    """3 when a source failed or answered in part, or an item could not be aggregated or rendered."""
     degraded = any(s.status in ("failed", "degraded") for s in snapshot.sources.values())
-    return ExitCode.DEGRADED if degraded else ExitCode.OK
+    return ExitCode.DEGRADED if degraded or (cards is not None and cards.item_errors) else ExitCode.OK
 
 
 def window_directory(out: Path, window: Window) -> Path:

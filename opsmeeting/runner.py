@@ -123,12 +123,13 @@ class Runner:
         wheel = wheel_store.view(store, self.config, self.now(), cards, self.config_path)
         rendered = render_report(snapshot, cards, templates_dir=self.config.output.templates_dir, pdf=self.pdf,
                                  wheel=wheel)
+        cards = cards.model_copy(update={"item_errors": [*cards.item_errors, *rendered.item_errors]})
         files = write_report(target, cards, rendered)
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))
         if not window.provisional:
             store.record_window(cards.to_json_dict())
         ledger.mark(key, "rendered", directory=str(target))
-        code = exit_code_for(snapshot)
+        code = exit_code_for(snapshot, cards)
         if self.config.email is None or not self.config.email.enabled or window.provisional or files.pdf is None:
             ledger.mark(key, "delivered", directory=str(target))
             return RunResult(code, files, "report written (no email configured)" if self.config.email is None

@@ -267,6 +267,14 @@ class TeamNote(Card):
     html: str | None  # sanitised HTML from the team's Markdown; None when the team wrote nothing
 
 
+class ItemError(Card):
+    """One service or SLO that could not be aggregated or rendered: shown as missing, never the run's end."""
+
+    item: str  # "checkout · SLO latency", "service checkout"
+    stage: Literal["aggregation", "rendering"]
+    error: str
+
+
 class Scorecards(Card):
     schema_version: int = 1
     window: Window
@@ -284,6 +292,7 @@ class Scorecards(Card):
     items: ItemsView | None = None  # action items and parking lot, when the store is known
     notes: list[TeamNote] = Field(default_factory=list)
     history_windows: int = 0  # how many earlier rotations the trends cover
+    item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
 
     def to_json_dict(self) -> dict[str, Any]:
         """The scorecards.json document (METRICS.md): times ISO-8601 UTC with a Z."""

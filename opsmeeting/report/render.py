@@ -32,7 +32,7 @@ from markupsafe import Markup
 
 from opsmeeting.models import Setup, Snapshot
 from opsmeeting.report.charts import Chart, render_charts, sparkline_points
-from opsmeeting.report.model import Scorecards, ServiceScorecard, SloScorecard
+from opsmeeting.report.model import ItemError, Scorecards, ServiceScorecard, SloScorecard
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -110,6 +110,44 @@ class Warning:
     text: str
 
 
+class RenderGuard:
+    """Renders one item's macro (a service's scorecard, its SLO rows, its ranking entry); an unexpected
+    error leaves that item out with a visible note and is recorded, instead of ending the run. An
+    error in a custom template (``output.templates_dir``) is the template's, not the data's: it is
+    raised, so the CLI names the file."""
+
+    def __init__(self, custom_dir: Path | None = None) -> None:
+        self.custom_dir = custom_dir.resolve() if custom_dir else None
+        self.errors: list[ItemError] = []
+
+    def __call__(self, item: str, macro: Any, *args: Any, columns: int = 0, tag: str = "p") -> Markup:
+        """``columns``: the item is table rows (the note is one row that wide); ``tag``: else its element."""
+        try:
+            return Markup(macro(*args))
+        except Exception as exc:
+            if self._from_custom_template(exc):
+                raise
+            error = ItemError(item=item, stage="rendering", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            if error not in self.errors:
+                self.errors.append(error)
+            note = Markup("{} could not be shown ({}); its numbers are in scorecards.json.").format(
+                item[:1].upper() + item[1:], type(exc).__name__)
+            if columns:
+                return Markup('<tr><td class="missing" colspan="{}">{}</td></tr>').format(columns, note)
+            return Markup('<{0} class="missing">{1}</{0}>').format(Markup(tag if tag in ("p", "li") else "p"), note)
+
+    def _from_custom_template(self, exc: BaseException) -> bool:
+        if self.custom_dir is None:
+            return False
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if name and Path(name).resolve().is_relative_to(self.custom_dir):
+                return True
+            tb = tb.tb_next
+        return False
+
+
 @dataclass
 class ReportContext:
     """Everything a report template reads. Documented in README → "Custom templates"."""
@@ -138,6 +176,7 @@ class ReportContext:
     responders_shown: list[Any] = field(default_factory=list)
     ranked_shown: list[ServiceScorecard] = field(default_factory=list)
     majors_shown: list[Any] = field(default_factory=list)
+    guard: RenderGuard = field(default_factory=RenderGuard)
 
     def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
         if moment is None:
@@ -199,6 +238,10 @@ def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
     nodata = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "no_data"]
     if nodata:
         warnings.append(Warning("warning", "No SLO data: " + _some(nodata) + "."))
+    broken = [e.item for e in cards.item_errors if e.stage == "aggregation"]
+    if broken:
+        warnings.append(Warning("warning", "Not computed, because of an unexpected error: " + _some(broken)
+                                + ". Their values are missing (—), not zero."))
     failed = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "error"]
     if failed and not any(w.level == "error" for w in warnings):
         warnings.append(Warning("warning", "SLO queries failed: " + _some(failed) + "."))
@@ -264,7 +307,7 @@ def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: str, limit
 
 
 def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: dict[str, Chart],
-                  wheel: Any = None) -> ReportContext:
+                  wheel: Any = None, templates_dir: Path | None = None) -> ReportContext:
     setup = snapshot.setup
     tz = snapshot.window.timezone
     ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)
@@ -313,6 +356,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         changes=changes_since_last(cards),
         page_size=setup.page_size,
         wheel=wheel if medium == "screen" else None,
+        guard=RenderGuard(templates_dir),
         **detail(cards, ranked, medium, setup.pdf_detail),
     )
     context.latency = latency_table([slo for c in context.detailed for slo in c.slos if slo.quantiles])
@@ -351,7 +395,16 @@ def environment(templates_dir: Path | None = None) -> Environment:
 
 
 def render_html(context: ReportContext, env: Environment) -> str:
-    return env.get_template("report.html.j2").render(ctx=context, c=context.cards)
+    """The page or the print HTML. When an item could not be rendered, the page is rendered once more
+    with a banner line naming it (rendering is deterministic: the same items fail again)."""
+    template = env.get_template("report.html.j2")
+    html = template.render(ctx=context, c=context.cards)
+    if context.guard.errors:
+        names = _some([e.item for e in context.guard.errors])
+        context.warnings.append(Warning("warning", f"Left out by an error while rendering: {names}. Their numbers are "
+                                                   "in scorecards.json."))
+        html = template.render(ctx=context, c=context.cards)
+    return html
 
 
 class SafeFetcher:
@@ -398,6 +451,7 @@ class RenderedReport:
     pdf: bytes | None
     charts: dict[str, Chart]
     timings: dict[str, float]
+    item_errors: list[ItemError] = field(default_factory=list)  # items the templates left out
 
 
 def render_report(
@@ -417,12 +471,15 @@ def render_report(
     timings["charts"] = time.perf_counter() - t0
     env = environment(templates_dir)
     t0 = time.perf_counter()
-    html = render_html(build_context(snapshot, cards, "screen", charts, wheel=wheel), env)
+    screen = build_context(snapshot, cards, "screen", charts, wheel=wheel, templates_dir=templates_dir)
+    html = render_html(screen, env)
     timings["html"] = time.perf_counter() - t0
+    errors = list(screen.guard.errors)
     pdf_bytes = None
     if pdf:
         t0 = time.perf_counter()
-        print_html = render_html(build_context(snapshot, cards, "print", charts), env)
-        pdf_bytes = render_pdf(print_html)
+        paper = build_context(snapshot, cards, "print", charts, templates_dir=templates_dir)
+        pdf_bytes = render_pdf(render_html(paper, env))
+        errors += [e for e in paper.guard.errors if e not in errors]
         timings["pdf"] = time.perf_counter() - t0
-    return RenderedReport(html=html, pdf=pdf_bytes, charts=charts, timings=timings)
+    return RenderedReport(html=html, pdf=pdf_bytes, charts=charts, timings=timings, item_errors=errors)

@@ -18,6 +18,7 @@ from opsmeeting.report.model import (
     DayIncidents,
     History,
     IncidentMetrics,
+    ItemError,
     MajorIncident,
     OverallScorecard,
     Problem,
@@ -286,7 +287,8 @@ def build_scorecards(
         responders = []
         overall = IncidentMetrics.unknown()
         extras = {}
-    slos = slo_scorecards(snapshot, inc)
+    item_errors: list[ItemError] = []
+    slos = slo_scorecards(snapshot, inc, item_errors)
 
     def incidents_of(frame_name: str, key: str) -> IncidentMetrics:
         if not have_pd:
@@ -306,7 +308,7 @@ def build_scorecards(
     slos_known = not setup.slos or snapshot.prometheus is not None
     service_cards = rank_services(service_cards, problems, setup.priority_weights, slos_known=slos_known)
     if history is not None and history.windows:
-        service_cards = [with_trend(card, history, snapshot) for card in service_cards]
+        service_cards = [_guarded_trend(card, history, snapshot, item_errors) for card in service_cards]
         problems = [
             p.model_copy(update={"previous_rotations": history.problems_seen.get(f"{p.service}\x1f{p.key}", 0)})
             for p in problems
@@ -323,8 +325,19 @@ def build_scorecards(
         overall=OverallScorecard(incidents=overall),
         responders=responders,
         problems=problems,
+        item_errors=item_errors,
         **extras,
     )
+
+
+def _guarded_trend(card: ServiceScorecard, history: History, snapshot: Snapshot,
+                   errors: list[ItemError]) -> ServiceScorecard:
+    try:
+        return with_trend(card, history, snapshot)
+    except Exception as exc:  # stored history of another shape: this card goes without its trend
+        errors.append(ItemError(item=f"{card.service} · trend", stage="aggregation",
+                                error=f"{type(exc).__name__}: {str(exc)[:300]}"))
+        return card
 
 
 

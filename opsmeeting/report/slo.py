@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from opsmeeting.models import Counts, DailyCounts, SetupSlo, SloMeasurement, Snapshot
-from opsmeeting.report.model import BudgetAttribution, DailySli, SloPrevious, SloScorecard, SloStatus
+from opsmeeting.report.model import BudgetAttribution, DailySli, ItemError, SloPrevious, SloScorecard, SloStatus
 from opsmeeting.window import Window
 
 
@@ -141,8 +141,23 @@ class Intervals:
         })
 
 
-def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None) -> list[SloScorecard]:
-    """One scorecard per configured (service, SLO), with attribution when incidents are known."""
+def failed_scorecard(service: str, slo: SetupSlo, exc: Exception) -> SloScorecard:
+    """The SLO of a service that an unexpected error kept from being computed: every value null."""
+    reason = f"could not be computed ({type(exc).__name__}: {str(exc)[:200]})"
+    return SloScorecard(
+        service=service, name=slo.name, kind=slo.kind, objective=slo.objective_for(service), status="error",
+        reason=reason, good=None, total=None, bad=None, sli=None, met=None, error_budget_consumed=None,
+        error_budget_remaining=None, period_budget_consumed=None,
+        previous=SloPrevious(good=None, total=None, sli=None, error_budget_consumed=None, status="error",
+                             reason=reason),
+        threshold_seconds=slo.threshold_seconds,
+    )
+
+
+def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None,
+                   errors: list[ItemError] | None = None) -> list[SloScorecard]:
+    """One scorecard per configured (service, SLO), with attribution when incidents are known. An
+    unexpected error in one of them makes that one an error scorecard (recorded in ``errors``)."""
     setup = snapshot.setup
     failure = None
     status = snapshot.sources.get("prometheus")
@@ -157,9 +172,15 @@ def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None) ->
     for svc in setup.services:
         for slo in setup.slos:
             measurement = found.get((svc.name, slo.name))
-            card = slo_scorecard(svc.name, slo, measurement, failure)
-            if measurement is not None and intervals is not None and measurement.bins and card.bad:
-                card = attribute_budget(card, measurement, intervals, snapshot.window)
+            try:
+                card = slo_scorecard(svc.name, slo, measurement, failure)
+                if measurement is not None and intervals is not None and measurement.bins and card.bad:
+                    card = attribute_budget(card, measurement, intervals, snapshot.window)
+            except Exception as exc:  # one SLO's bad data must not end the run: it is shown as an error
+                card = failed_scorecard(svc.name, slo, exc)
+                if errors is not None:
+                    errors.append(ItemError(item=f"{svc.name} · SLO {slo.name}", stage="aggregation",
+                                            error=f"{type(exc).__name__}: {str(exc)[:300]}"))
             cards.append(card)
     return cards
 
