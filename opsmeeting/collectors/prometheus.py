@@ -309,8 +309,9 @@ class PrometheusCollector:
                     out[labels[label]] = value
             return out
 
-        def series(kind: str) -> dict[str, dict[float, float]]:
-            out: dict[str, dict[float, float]] = {}
+        def series(kind: str) -> dict[str, dict[float, float | None]]:
+            """Hourly values by timestamp; None for a value that is not a number (its day is then null)."""
+            out: dict[str, dict[float, float | None]] = {}
             for item in results.get((slo.name, kind)) or []:
                 label = item["metric"].get(group)
                 if label in labels:
@@ -318,8 +319,8 @@ class PrometheusCollector:
                     skipped = sum(v is None for v in points.values())
                     if skipped:
                         notes[labels[label]][_scope(kind)].append(
-                            f"{_kind_label(kind)}: {skipped} hourly value(s) not a number, left out")
-                    out[labels[label]] = {t: v for t, v in points.items() if v is not None}
+                            f"{_kind_label(kind)}: {skipped} hourly value(s) not a number: their days are null")
+                    out[labels[label]] = points
             return out
 
         uses_bad = (slo.name, "bad") in results
@@ -332,17 +333,33 @@ class PrometheusCollector:
         quantile_kinds = [k for (name, k) in results if name == slo.name and k.startswith("quantile:")]
         quantiles = {k.split(":", 1)[1]: by_service(k) for k in quantile_kinds}
         current_hours, previous_hours = _Hours(window), _Hours(window.previous())
+        # a latency SLO's good series missing beside its total: the histogram has no bucket at the threshold
+        absent_good = None if uses_bad or not isinstance(slo, LatencySlo) else (
+            f"good: the histogram has no bucket at the threshold le={slo.threshold:g} for this service")
+
+        def no_events(values: dict[str, float | None], totals: dict[str, float | None], name: str, kind: str) -> None:
+            """Where the total is 0 there were no events: the first query's NaN (a ratio dividing by
+            the total) is 0 good or bad events, not an unknown."""
+            if totals.get(name) == 0 and name in values and values[name] is None:
+                values[name] = 0.0
+                scope = notes[name][_scope(kind)]
+                scope[:] = [n for n in scope if not n.startswith(f"{_kind_label(kind)}:")]
+
         out = []
         for svc in self.services:
             name = svc.name
             if name not in total:
                 continue  # no series: the scorecard says "no data"
-            good = _good(window_first.get(name), total[name], uses_bad, name in window_first)
-            previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad, name in prev_first),
-                              total=prev_total.get(name))
+            no_events(window_first, total, name, first)
+            no_events(prev_first, prev_total, name, f"previous_{first}")
+            if absent_good and name not in window_first:
+                notes[name]["window"].append(absent_good)
+            good = _good(window_first.get(name), total[name], uses_bad, name in window_first, absent_good)
+            previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad, name in prev_first,
+                                         absent_good), total=prev_total.get(name))
             hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
-            bins, daily = current_hours.split(hf, ht, uses_bad)
-            _, previous_daily = previous_hours.split(hf, ht, uses_bad)
+            bins, daily = current_hours.split(hf, ht, uses_bad, absent_good is not None)
+            _, previous_daily = previous_hours.split(hf, ht, uses_bad, absent_good is not None)
             out.append(SloMeasurement(
                 service=name, slo=slo.name, window=Counts(good=good, total=total[name]),
                 previous=previous, period_total=period_total.get(name),
@@ -384,25 +401,38 @@ class _Hours:
         steps = [window.start + STEP * i for i in range(int(window.duration / STEP))]
         self.steps = [(begin, _ts(begin + STEP), bisect.bisect_right(starts, begin) - 1) for begin in steps]
 
-    def split(self, first: dict[float, float], total: dict[float, float],
-              uses_bad: bool) -> tuple[list[BinnedCounts], list[DailyCounts]]:
+    def split(self, first: dict[float, float | None], total: dict[float, float | None], uses_bad: bool,
+              good_required: bool) -> tuple[list[BinnedCounts], list[DailyCounts]]:
+        """Bins and days from hourly values. An hour with no total sample had no events. A value that is
+        not a number (None), or a good sample missing where one is required, makes that count of its
+        day unknown (null): good and total separately, as each is its own query's answer (good = total
+        − bad with a bad query). Bins, for attribution, keep only the hours with both counts."""
         n = len(self.days)
-        day_good, day_total, day_seen = [0.0] * n, [0.0] * n, [False] * n
+        good, tot = [0.0] * n, [0.0] * n
+        seen, good_unknown, total_unknown = [False] * n, [False] * n, [False] * n
         bins = []
         for begin, key, day in self.steps:
-            t = total.get(key)
-            if t is None:
+            if key not in total:
                 continue
-            f = first.get(key, 0.0)
-            bad = max(f if uses_bad else t - f, 0.0)
-            bins.append(BinnedCounts(start=begin, bad=bad, total=t))
-            if day >= 0:
-                day_good[day] += t - bad
-                day_total[day] += t
-                day_seen[day] = True
+            seen[day] = True
+            t = total[key]
+            f = first.get(key, None if good_required and not uses_bad else 0.0)
+            if t == 0:
+                f = 0.0  # no events in the hour, whatever a ratio dividing by the total answers
+            g = (None if t is None or f is None else t - f) if uses_bad else f
+            if t is None:
+                total_unknown[day] = True
+            else:
+                tot[day] += t
+            if g is None:
+                good_unknown[day] = True
+            else:
+                good[day] += g
+            if t is not None and g is not None:
+                bins.append(BinnedCounts(start=begin, bad=max(t - g, 0.0), total=t))
         daily = [
-            DailyCounts(date=label, start=d0, good=day_good[i] if day_seen[i] else None,
-                        total=day_total[i] if day_seen[i] else None)
+            DailyCounts(date=label, start=d0, good=good[i] if seen[i] and not good_unknown[i] else None,
+                        total=tot[i] if seen[i] and not total_unknown[i] else None)
             for i, ((d0, _), label) in enumerate(zip(self.days, self.labels, strict=True))
         ]
         return bins, daily
@@ -448,14 +478,19 @@ def _checked(result: Any, values_key: str) -> list[dict[str, Any]]:
     return result
 
 
-def _good(first: float | None, total: float | None, uses_bad: bool, answered: bool) -> float | None:
-    """Good events from the first query's value. A service absent from that answer had none of those
-    events (0); one present with a value that is not a number (None) cannot be counted."""
-    if total is None or (answered and first is None):
-        return None
+def _good(first: float | None, total: float | None, uses_bad: bool, answered: bool,
+          absent_good: str | None = None) -> float | None:
+    """Good events. With a good query: its own answer (None when not a number), and 0 for a service
+    absent from it (no good series had events), except where its absence means the good events
+    cannot be counted (``absent_good``: a histogram without the threshold bucket). With a bad query:
+    total − bad, where a service absent from the bad answer had no bad events."""
     if uses_bad:
+        if total is None or (answered and first is None):
+            return None
         return total - (first or 0.0)
-    return first if first is not None else 0.0
+    if answered:
+        return first
+    return None if total is None or absent_good else 0.0
 
 
 def _env(env: dict[str, str], name: str, where: str) -> str:

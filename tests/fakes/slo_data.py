@@ -31,6 +31,14 @@ query ``[r + spacing/2]``-style ranges or accept tolerances there (not verified:
 Series appear only where a service has data over a whole range, never half-way into one
 (``increase()`` would extrapolate): a service's series all start at the data start; the
 "no data" service stops ``NO_DATA_GAP`` before the previous window and the SLO period.
+
+``EdgeShape`` adds the answers that are not plain numbers (``edge_case_pool()`` has one service of
+each, beside the ordinary shapes). Their truth is what Prometheus answers, so a ``Counts`` value may
+be ``nan`` or ``inf``, and ``good`` may be ``None`` (the good query has no series for the service
+while the total query has one); ``ServiceTruth.quantiles_nan`` says ``histogram_quantile`` over the
+window is NaN. promtool 2.42 backfills ``NaN`` and ``+Inf`` sample values as they are (ordinary
+NaNs, not staleness markers); ``increase()`` over a range whose *edge* sample is NaN is NaN, while a
+NaN strictly inside a range is skipped (the result is last - first, exact).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import math
 import random
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import accumulate
@@ -92,10 +100,22 @@ class Shape(StrEnum):
     NO_DATA = "no_data"  # series end before the previous window: absent from every answer
 
 
+class EdgeShape(StrEnum):
+    """Shapes whose answers are not plain numbers, kept apart from ``Shape`` (the default dataset has
+    one service of each ``Shape``). Traffic is steady otherwise."""
+
+    NO_TRAFFIC = "no_traffic"  # series go on, but nothing happens in the window: every increase there is 0
+    SPARSE_BUCKETS = "sparse_buckets"  # the histogram has no le="+Inf" bucket: histogram_quantile is NaN
+    NO_THRESHOLD_BUCKET = "no_threshold_bucket"  # no le="0.25" bucket: the latency good query has no series
+    NAN_END = "nan_end"  # NaN on the window-end sample of code="200" and of _count
+    NAN_MID = "nan_mid"  # NaN samples inside the window, off every range edge: every answer stays exact
+    INF_END = "inf_end"  # +Inf on the window-end sample of code="500"
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    shape: Shape = Shape.STEADY
+    shape: Shape | EdgeShape = Shape.STEADY
     requests_per_minute: float = 100.0
     error_ratio: float = 0.0005
     latency: str = "fast"  # a key of _PROFILES
@@ -193,6 +213,7 @@ class ServiceTruth:
     last_sample: datetime
     resets: tuple[datetime, ...]  # sample times at which the counters of instance 0 reset
     incident: tuple[datetime, datetime] | None  # the burst, [start, end), on the sample grid
+    quantiles_nan: bool = False  # histogram_quantile over the window is NaN (EdgeShape only)
 
     def slo(self, name: SloName) -> SloTruth:
         return self.availability if name == "availability" else self.latency
@@ -343,6 +364,7 @@ class _Plan:
     last: int
     incident: tuple[int, int] | None
     mu: float  # mean requests per interval per instance
+    quiet: tuple[int, int] | None = None  # no traffic in (a, b] (EdgeShape.NO_TRAFFIC)
 
 
 def _generate_instance(plan: _Plan, instance: str, resets: set[int], rng: random.Random, into: _Deltas) -> list[Series]:
@@ -371,6 +393,8 @@ def _generate_instance(plan: _Plan, instance: str, resets: set[int], rng: random
     for k in range(plan.first + 1, plan.last + 1):
         t = grid.ts(k)  # the increments happened in (t - spacing, t]
         mu = plan.mu
+        if plan.quiet is not None and plan.quiet[0] < t <= plan.quiet[1]:
+            mu = 0.0
         if diurnal:
             mu *= 1 + 0.7 * math.sin(2 * math.pi * (t % DAY) / DAY - math.pi / 2)
         n = _poisson(rng, mu)
@@ -425,14 +449,86 @@ def _generate_service(
     resets = _reset_indices(spec, grid, window, first, last, rng)
     incident = _incident_interval(window, grid.spacing) if spec.shape is Shape.INCIDENT else None
     instances = 2 if spec.shape is Shape.RESTARTS else 1
-    plan = _Plan(spec, grid, first, last, incident, spec.requests_per_minute * grid.spacing / 60 / instances)
+    quiet = (window.start_ts, window.end_ts) if spec.shape is EdgeShape.NO_TRAFFIC else None
+    plan = _Plan(spec, grid, first, last, incident, spec.requests_per_minute * grid.spacing / 60 / instances, quiet)
     zeros = array("q", bytes(8 * grid.count))
     deltas = _Deltas(array("q", zeros), array("q", zeros), array("q", zeros))
     series: list[Series] = []
     for i in range(instances):
         own_resets = set(resets) if i == 0 else set()
         series += _generate_instance(plan, f"{spec.name}-{i}", own_resets, rng, deltas)
+    if isinstance(spec.shape, EdgeShape):
+        series = _edge_series(spec.shape, series, grid, window)
     return tuple(series), deltas, first, last, resets
+
+
+# Where NAN_MID puts its NaNs: inside the window, on no hour, day or window edge.
+_NAN_MID_OFFSETS = {"code_200": 3 * DAY + 20 * 60, "bucket": 9 * DAY + 7 * HOUR + 40 * 60}
+
+
+def _poke(s: Series, grid: _Grid, at: int, value: float) -> Series:
+    values = array("d", (float(v) for v in s.values))
+    values[grid.index(at) - grid.index(s.timestamps[0])] = value
+    return replace(s, values=values)
+
+
+def _edge_series(shape: EdgeShape, series: list[Series], grid: _Grid, window: Window) -> list[Series]:
+    """Drop histogram buckets, or put NaN/+Inf samples, as ``shape`` says."""
+    def is_bucket(s: Series, le: str) -> bool:
+        return s.name == f"{DURATION}_bucket" and s.labels.get("le") == le
+
+    def is_code(s: Series, code: str) -> bool:
+        return s.name == REQUESTS and s.labels.get("code") == code
+
+    if shape is EdgeShape.SPARSE_BUCKETS:
+        return [s for s in series if not is_bucket(s, "+Inf")]
+    if shape is EdgeShape.NO_THRESHOLD_BUCKET:
+        return [s for s in series if not is_bucket(s, LATENCY_GOOD_LE)]
+    out = []
+    for s in series:
+        if shape is EdgeShape.NAN_END and (is_code(s, "200") or s.name == f"{DURATION}_count"):
+            s = _poke(s, grid, window.end_ts, math.nan)
+        elif shape is EdgeShape.INF_END and is_code(s, "500"):
+            s = _poke(s, grid, window.end_ts, math.inf)
+        elif shape is EdgeShape.NAN_MID and is_code(s, "200"):
+            s = _poke(s, grid, window.start_ts + _NAN_MID_OFFSETS["code_200"], math.nan)
+        elif shape is EdgeShape.NAN_MID and (is_bucket(s, LATENCY_GOOD_LE) or s.name == f"{DURATION}_count"):
+            s = _poke(s, grid, window.start_ts + _NAN_MID_OFFSETS["bucket"], math.nan)
+        out.append(s)
+    return out
+
+
+def _edge_truth(shape: EdgeShape, truth: ServiceTruth) -> ServiceTruth:
+    """What Prometheus answers for an ``EdgeShape`` service (the counts of the generation otherwise)."""
+    def ending_at_end(slo: SloTruth, good: float | None = None, total: float | None = None) -> SloTruth:
+        """``good``/``total`` (when given) replace the values of the ranges that end at the window end."""
+        def poison(c: Counts | None) -> Counts | None:
+            if c is None:
+                return None
+            return Counts(good=c.good if good is None else good, total=c.total if total is None else total)  # type: ignore[arg-type]
+
+        last_bad = slo.bad_by_step[-1] if total is None else total
+        return replace(slo, window=poison(slo.window), daily=(*slo.daily[:-1], poison(slo.daily[-1])),
+                       period=poison(slo.period), bad_by_step=(*slo.bad_by_step[:-1], last_bad))  # type: ignore[arg-type]
+
+    def no_good(slo: SloTruth) -> SloTruth:
+        def drop(c: Counts | None) -> Counts | None:
+            return None if c is None else Counts(good=None, total=c.total)  # type: ignore[arg-type]
+
+        return replace(slo, window=drop(slo.window), daily=tuple(drop(d) for d in slo.daily),
+                       previous=drop(slo.previous), period=drop(slo.period))
+
+    nan, inf = math.nan, math.inf
+    if shape is EdgeShape.NO_TRAFFIC or shape is EdgeShape.SPARSE_BUCKETS:
+        return replace(truth, quantiles_nan=True)
+    if shape is EdgeShape.NO_THRESHOLD_BUCKET:
+        return replace(truth, latency=no_good(truth.latency))
+    if shape is EdgeShape.NAN_END:
+        return replace(truth, availability=ending_at_end(truth.availability, good=nan, total=nan),
+                       latency=ending_at_end(truth.latency, total=nan))
+    if shape is EdgeShape.INF_END:
+        return replace(truth, availability=ending_at_end(truth.availability, total=inf))
+    return truth  # NAN_MID: NaNs strictly inside ranges change no answer
 
 
 def _range_counts(pg: Sequence[int], pt: Sequence[int], first: int, last: int, ia: int, ib: int) -> Counts | None:
@@ -538,7 +634,7 @@ def dataset(
         svc_series, d, first, last, resets = _generate_service(spec, grid, window, seed)
         good = array("q", (t - e for t, e in zip(d.total, d.errors, strict=True)))
         incident = _incident_interval(window, spacing) if spec.shape is Shape.INCIDENT else None
-        truth[spec.name] = ServiceTruth(
+        truth[spec.name] = made = ServiceTruth(
             spec=spec,
             availability=_slo_truth(good, d.total, grid, window, first, last, step),
             latency=_slo_truth(d.fast, d.total, grid, window, first, last, step),
@@ -547,6 +643,8 @@ def dataset(
             resets=tuple(_dt(grid.ts(k)) for k in resets),
             incident=(_dt(incident[0]), _dt(incident[1])) if incident else None,
         )
+        if isinstance(spec.shape, EdgeShape):
+            truth[spec.name] = _edge_truth(spec.shape, made)
         series[spec.name] = svc_series
     return Dataset(
         window=window,
@@ -559,3 +657,26 @@ def dataset(
         attribution_step=step,
         series_by_service=series,
     )
+
+
+EDGE_CASE_POOL: tuple[ServiceSpec, ...] = (
+    ServiceSpec("pool-steady", Shape.STEADY, 600, 0.0003),
+    ServiceSpec("pool-diurnal", Shape.DIURNAL, 150, 0.0005),
+    ServiceSpec("pool-restarts", Shape.RESTARTS, 400, 0.0004),
+    ServiceSpec("pool-incident", Shape.INCIDENT, 300, 0.0002),
+    ServiceSpec("pool-low", Shape.LOW_TRAFFIC, 0.002, 0.05, "slow"),
+    ServiceSpec("pool-nodata", Shape.NO_DATA, 100, 0.001),
+    ServiceSpec("pool-quiet", EdgeShape.NO_TRAFFIC, 200, 0.001),
+    ServiceSpec("pool-sparse", EdgeShape.SPARSE_BUCKETS, 300, 0.001, "slow"),
+    ServiceSpec("pool-nothreshold", EdgeShape.NO_THRESHOLD_BUCKET, 300, 0.001),
+    ServiceSpec("pool-nan-end", EdgeShape.NAN_END, 300, 0.001),
+    ServiceSpec("pool-nan-mid", EdgeShape.NAN_MID, 300, 0.001),
+    ServiceSpec("pool-inf-end", EdgeShape.INF_END, 300, 0.001),
+)
+"""A pool with one service of every ``Shape`` and of every ``EdgeShape``."""
+
+
+def edge_case_pool(*, spacing: int = 600, seed: int = DEFAULT_SEED) -> Dataset:
+    """``EDGE_CASE_POOL`` over the default window (600 s spacing: 0.6 M samples, under a second of
+    backfill). Tests point configured services at its entries through ``prometheus_label``."""
+    return dataset(EDGE_CASE_POOL, seed=seed, spacing=spacing)
