@@ -14,6 +14,7 @@ overwritten.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -62,6 +63,21 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+@contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``<store>.lock`` while a process opens the store: two processes opening a
+    new file at once would otherwise both create the tables ("table windows already exists") or race
+    to switch it to WAL mode ("database is locked")."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        handle = lock.open("a")
+    except OSError as exc:
+        raise StoreError(f"{lock}: cannot open the store's lock file ({exc.strerror or exc})") from None
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
 def window_key(window: Window) -> str:
     return f"{_iso(window.start)}/{_iso(window.end)}"
 
@@ -97,21 +113,22 @@ class Store:
                 raise StoreError(f"{path}: no state store here (state.path); `opsmeeting run` creates it")
             if not path.parent.is_dir():
                 raise StoreError(f"{path}: the folder {path.parent} does not exist (state.path)")
-        try:
-            db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a readable opsmeeting store ({exc}); it was left untouched") from None
-        store = cls(db, path)
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise StoreError(f"{path}: schema version {version} is newer than this opsmeeting ({SCHEMA_VERSION}); "
-                             "upgrade opsmeeting")
-        if version < SCHEMA_VERSION:
-            store._migrate(version)
+        with _opening(path):  # one process at a time sets WAL mode and migrates; then all share the file
+            try:
+                db = sqlite3.connect(path, timeout=30, isolation_level=None)
+                db.execute("PRAGMA busy_timeout = 30000")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA foreign_keys = ON")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{path}: not a readable opsmeeting store ({exc}); it was left untouched") from None
+            store = cls(db, path)
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise StoreError(f"{path}: schema version {version} is newer than this opsmeeting "
+                                 f"({SCHEMA_VERSION}); upgrade opsmeeting")
+            if version < SCHEMA_VERSION:
+                store._migrate(version)
         return store
 
     def _migrate(self, version: int) -> None:

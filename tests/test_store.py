@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +120,39 @@ def test_two_processes_write_at_once(tmp_path):
     with Store.open(path) as store:
         rows = store.db.execute("SELECT COUNT(*), SUM(state = 'delivered'), SUM(attempts) FROM runs").fetchone()
     assert rows == (80, 80, 80)
+
+
+OPENER = """
+import os, sys
+from opsmeeting.store import Store
+open(sys.argv[2] + "." + sys.argv[3], "w").close()  # ready
+while not os.path.exists(sys.argv[2]):  # the start line
+    pass
+with Store.open(sys.argv[1]) as store:
+    store.set_meta(sys.argv[3], "opened")
+"""
+
+
+def test_a_new_store_opened_by_two_processes_at_once(tmp_path):
+    """Both create, migrate and switch the new file to WAL at the same moment: neither may fail
+    ("table windows already exists", "database is locked"). Twenty pairs, each on a fresh file."""
+    failures = []
+    for pair in range(20):
+        path, go = tmp_path / f"s{pair}.sqlite", tmp_path / f"go{pair}"
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(go), name],
+                                  stderr=subprocess.PIPE) for name in ("a", "b")]
+        while not all(Path(f"{go}.{name}").exists() for name in ("a", "b")):
+            if any(proc.poll() is not None for proc in procs):
+                break
+        go.touch()  # both are spinning on it: they open the store together
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            if proc.returncode:
+                failures.append(err.decode()[-300:])
+        with Store.open(path) as store:
+            assert store.get_meta("a") == store.get_meta("b") == "opened"
+            assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert not failures, f"{len(failures)} of 40 opens failed: {failures[:2]}"
 
 
 def test_ledger_states(tmp_path):
