@@ -23,7 +23,7 @@ from opsmeeting import __version__
 from opsmeeting.cli_loop import config_option, item, notes, wheel_group
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
-from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
+from opsmeeting.errors import ExitCode, InputError, OpsMeetingError, write_crash_log
 from opsmeeting.items import items_view
 from opsmeeting.models import Snapshot
 from opsmeeting.notes import render_markdown
@@ -36,7 +36,7 @@ from opsmeeting.runner import Runner
 from opsmeeting.slo_import import load_slos
 from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.wheel_store import fresh_view
-from opsmeeting.window import RotationClock, Window, parse_window
+from opsmeeting.window import RotationClock, Window, in_bounds, parse_window
 
 CONFIG_OPTION = config_option  # one definition, shared with the meeting-loop commands
 
@@ -219,7 +219,7 @@ def parse_moment(text: str) -> datetime:
         raise InputError(f"--as-of {text!r}: not an ISO-8601 time such as 2026-11-02T10:00Z") from None
     if moment.tzinfo is None:
         raise InputError(f"--as-of {text!r}: give an offset or Z, e.g. 2026-11-02T10:00Z")
-    return moment.astimezone(UTC)
+    return in_bounds(moment, f"--as-of {text!r}").astimezone(UTC)
 
 
 def choose_window(config: Config, now: datetime, window_text: str | None, provisional: bool) -> Window:
@@ -329,6 +329,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
+        sys.exit(ExitCode.FAILURE)
+    except Exception as exc:  # the one boundary: a bug gets one line and a crash log, never a traceback
+        try:
+            where = f"the traceback is in {write_crash_log(exc, argv if argv is not None else sys.argv[1:])}"
+        except OSError as log_error:
+            where = f"no crash log could be written ({log_error.strerror or log_error})"
+        click.echo(f"error: unexpected {type(exc).__name__}: {str(exc)[:300]} ({where}; please report it)",
+                   err=True)
         sys.exit(ExitCode.FAILURE)
     sys.exit(ExitCode.OK)
 

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -27,6 +28,7 @@ from pydantic import (
 from opsmeeting.durations import format_duration, parse_duration
 from opsmeeting.errors import ConfigError
 from opsmeeting.models import PriorityWeights
+from opsmeeting.window import FIRST_YEAR, LAST_YEAR
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -96,6 +98,8 @@ class Rotation(Strict):
     def _positive(cls, value: timedelta) -> timedelta:
         if value < timedelta(hours=1):
             raise ValueError("rotation length must be at least 1h")
+        if value > timedelta(days=366):
+            raise ValueError("rotation length must be at most 366d (a rotation longer than a year is not one)")
         return value
 
     @field_validator("anchor")
@@ -103,6 +107,15 @@ class Rotation(Strict):
     def _naive(cls, value: datetime) -> datetime:
         if value.tzinfo is not None:
             raise ValueError("give the anchor as local wall time without an offset; the zone is `timezone`")
+        if not FIRST_YEAR <= value.year < LAST_YEAR:
+            raise ValueError(f"the anchor must lie in the years {FIRST_YEAR}–{LAST_YEAR - 1}")
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _short_grace(cls, value: timedelta) -> timedelta:
+        if value > timedelta(days=30):
+            raise ValueError("grace must be at most 30d")
         return value
 
 
@@ -223,6 +236,15 @@ class PrometheusSource(Strict):
     max_retries: int = Field(default=3, ge=0, le=10)
     concurrency: int = Field(default=4, ge=1, le=10)
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("credentials in the URL are not allowed (they would be printed and stored): remove "
+                             "them and use sources.prometheus.auth (basic or bearer, from environment variables)")
+        return value
+
     @field_validator("headers")
     @classmethod
     def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
@@ -282,6 +304,15 @@ class Email(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
 
 
+class DeliveryConfig(Strict):
+    recollect_degraded_for: Duration = Field(
+        default=timedelta(days=3),
+        description="A report made while a source failed or answered in part is collected again by every run "
+        "until it is complete or this long after its window ended; a delivered one that becomes complete with "
+        "other numbers is emailed once more, marked corrected.",
+    )
+
+
 class PriorityConfig(Strict):
     weights: PriorityWeights = Field(default_factory=PriorityWeights)
     short_incident: Duration = Field(
@@ -299,6 +330,7 @@ class Config(Strict):
     output: Output = Field(default_factory=Output)
     state: State = Field(default_factory=State)
     email: Email | None = None
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
     notes: Notes | None = None
     wheel: WheelConfig = Field(default_factory=WheelConfig)
@@ -396,6 +428,9 @@ def load_config(path: Path | str) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"(file): not UTF-8 text (byte {exc.start}: {exc.reason}); save it as "
+                                      "UTF-8"]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from opsmeeting.config import Email
 from opsmeeting.errors import OpsMeetingError
-from opsmeeting.models import Snapshot
 from opsmeeting.report.model import Scorecards
-from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_pct, fmt_sli
+from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_num, fmt_pct, fmt_sli
 
 
 class DeliveryError(OpsMeetingError):
@@ -29,11 +28,11 @@ def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> l
     lines = [f"Window: {cards.window.label()}" + (" (provisional)" if cards.window.provisional else ""), ""]
     if o.known:
         lines += [
-            f"Incidents: {o.incidents_total} ({o.incidents_high_urgency} high urgency, {o.incidents_major} major, "
-            f"{o.incidents_open} still open)",
+            f"Incidents: {o.incidents_total} ({o.incidents_high_urgency} high urgency, "
+            f"{fmt_num(o.incidents_major)} major, {o.incidents_open} still open)",
             f"Time to acknowledge (median): {fmt_duration(o.mtta_p50_s)}; to resolve (median): "
             f"{fmt_duration(o.mttr_p50_s)}",
-            f"Interruptions: {o.interruptions} ({o.interruptions_sleep} in sleep hours)",
+            f"Interruptions: {o.interruptions} ({fmt_num(o.interruptions_sleep)} in sleep hours)",
         ]
     else:
         state = cards.sources.get("pagerduty")
@@ -62,17 +61,22 @@ def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> l
 
 
 def build_message(config: Email, cards: Scorecards, pdf: Path, *, link: str | None, title: str,
-                  warnings: list[str] | None = None) -> EmailMessage:
-    warnings = warnings if warnings is not None else []
+                  corrected: bool = False) -> EmailMessage:
+    """The pre-read email from what rendering wrote (the scorecards and the PDF). A corrected one says
+    so in its subject and first line: an earlier email of this window had incomplete numbers."""
+    warnings = [w.text for w in data_quality(cards)]
     message = EmailMessage()
     window_text = cards.window.label()
-    message["Subject"] = config.subject.format(window=window_text) + (" (provisional)" if cards.window.provisional
-                                                                        else "")
+    message["Subject"] = (("Corrected: " if corrected else "") + config.subject.format(window=window_text)
+                          + (" (provisional)" if cards.window.provisional else ""))
     message["From"] = config.sender
     message["To"] = ", ".join(config.recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=config.sender.split("@", 1)[1])
     lines = summary_lines(cards, warnings, link)
+    if corrected:
+        lines = ["Corrected report: it replaces the one sent earlier for this window, which was made while a "
+                 "source was missing or incomplete.", "", *lines]
     message.set_content("\n".join([title, "", *lines]) + "\n")
     html = environment().get_template("email.html.j2").render(title=title, lines=lines, link=link)
     message.add_alternative(html, subtype="html")
@@ -109,7 +113,3 @@ def send(config: Email, message: EmailMessage, environ: Mapping[str, str],
         raise DeliveryError(f"email via {config.smtp_host}:{config.smtp_port} failed: {reason}") from None
     if refused:
         raise DeliveryError(f"email: refused for {', '.join(sorted(refused))}")
-
-
-def warnings_for(snapshot: Snapshot, cards: Scorecards) -> list[str]:
-    return [w.text for w in data_quality(snapshot, cards)]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)(w|d|h|m|s)")
+LONGEST = timedelta(days=3650)  # no duration opsmeeting reads is longer than ten years
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
@@ -18,7 +19,7 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     if isinstance(text, int | float):
         if text < 0:
             raise ValueError(f"duration must not be negative: {text!r}")
-        return timedelta(seconds=text)
+        return _bounded(text, text)
     value = text.strip()
     if not value:
         raise ValueError("empty duration")
@@ -30,6 +31,12 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         pos = match.end()
     if pos != len(value):
         raise ValueError(f"not a duration: {text!r} (use forms like 14d, 2h, 90m, 1h30m)")
+    return _bounded(seconds, text)
+
+
+def _bounded(seconds: float, text: object) -> timedelta:
+    if not seconds <= LONGEST.total_seconds():  # also NaN
+        raise ValueError(f"duration {text!r} is longer than ten years")
     return timedelta(seconds=seconds)
 
 

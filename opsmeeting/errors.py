@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import traceback
+from datetime import UTC, datetime
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -49,3 +54,16 @@ class CollectorError(OpsMeetingError):
 
 class StoreError(OpsMeetingError):
     """The state store is missing, locked or corrupt."""
+
+
+def write_crash_log(exc: BaseException, argv: list[str] | None = None) -> Path:
+    """Write ``exc``'s traceback to ``opsmeeting-crash-<UTC time>-<pid>.log`` in ``$OPSMEETING_CRASH_DIR``
+    (default: the temporary directory), never to the terminal (cron mails and logs get one line), and
+    return the path. Command arguments are recorded but no environment: secrets live there."""
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(os.environ.get("OPSMEETING_CRASH_DIR") or tempfile.gettempdir())
+    path = folder / f"opsmeeting-crash-{moment}-{os.getpid()}.log"
+    text = "".join(traceback.format_exception(exc))
+    header = f"opsmeeting crashed at {moment}\narguments: {argv!r}\n\n"
+    path.write_text(header + text, encoding="utf-8")
+    return path

@@ -99,6 +99,8 @@ class PagerDutyData(Frozen):
     priorities: list[Priority] = Field(default_factory=list)
     incidents: list[Incident] = Field(default_factory=list)
     shifts: list[OnCallShift] = Field(default_factory=list)
+    # optional parts that could not be read, with why: "priorities", "services", "users", "teams", "schedules"
+    unavailable: dict[str, str] = Field(default_factory=dict)
 
 
 # --- Prometheus -------------------------------------------------------------------------------

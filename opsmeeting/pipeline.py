@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from opsmeeting.collectors.pagerduty import PagerDutyCollector
 from opsmeeting.collectors.prometheus import PrometheusCollector, SloDefinition, queries_for
 from opsmeeting.config import Config
-from opsmeeting.errors import CollectorError, ExitCode
+from opsmeeting.errors import CollectorError, ExitCode, write_crash_log
 from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceStatus
 from opsmeeting.report.model import Scorecards
 from opsmeeting.slo_import import load_slos
@@ -33,6 +33,8 @@ class Collector(Protocol):
     name: str
 
     def collect(self, window: Window) -> tuple[Any, SourceStatus]: ...
+
+    def request_counts(self) -> dict[str, int]: ...
 
 
 def _pagerduty(config: Config, slos: list[SloDefinition], environ: Mapping[str, str]) -> Collector | None:
@@ -105,6 +107,7 @@ def collect(
     timings: dict[str, float] = {}
     for name, factory in (factories or COLLECTORS).items():
         started = time.perf_counter()
+        collector: Collector | None = None
         try:
             collector = factory(config, slos, env)
             if collector is None:
@@ -112,13 +115,23 @@ def collect(
                 continue
             data[name], sources[name] = collector.collect(window)
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
-        except CollectorError as exc:
-            sources[name] = SourceStatus(status="failed", detail=str(exc).split(": ", 1)[-1],
+        except Exception as exc:  # a source's failure, expected or not, never costs another source its data
+            if isinstance(exc, CollectorError):
+                detail = str(exc).split(": ", 1)[-1]
+            else:
+                try:
+                    where = f"traceback in {write_crash_log(exc)}"
+                except OSError:
+                    where = "no crash log could be written"
+                detail = f"unexpected {type(exc).__name__}: {str(exc)[:200]} ({where})"
+            counts = collector.request_counts() if collector is not None else {}
+            sources[name] = SourceStatus(status="failed", detail=detail, requests=sum(counts.values()),
+                                         requests_by_endpoint=counts,
                                          seconds=round(time.perf_counter() - started, 3))
             data[name] = None
         timings[name] = time.perf_counter() - started
         status = sources.get(name)
-        if status is not None:
+        if status is not None and status.status != "not_configured":
             on_step(f"{name}: {status.status}, {status.requests} requests in {timings[name]:.1f} s"
                     + (f" ({status.detail})" if status.status != "ok" else ""))
     snapshot = Snapshot(

@@ -1,12 +1,18 @@
 """`opsmeeting run`: the rotation that just ended, collected, rendered, archived and emailed once.
 
-Exactly once, through the run ledger in the store:
+Exactly once, through the run ledger (``opsmeeting/ledger.py``; states in docs/DELIVERY.md):
 
-- a delivered window is not collected or emailed again unless ``force``;
-- a window whose snapshot exists but was not delivered (a crash, a failed email) resumes from
-  its snapshot instead of collecting again;
-- a lock per window (``flock`` on a file beside the output) stops two runs delivering at once;
-- a window whose email failed is retried by the next run, whatever window that run is for.
+- a window is collected, then rendered; its email is a delivery of its own, pending until sent;
+- a settled window (complete, or past ``delivery.recollect_degraded_for``) is not collected again
+  unless ``force``; an unsettled one (a source failed or answered in part) is collected again by
+  every run, and a delivered one that becomes complete with other numbers is emailed once more,
+  marked corrected;
+- a window whose snapshot exists but was not rendered (a crash) resumes from its snapshot, unless
+  the snapshot is degraded and the window unsettled: then it is collected again;
+- a delivery is sent only under its window's lock (``flock`` on a file beside the output), after
+  reading the ledger again: two runs cannot both send it, whatever windows they are for;
+- every unsent delivery is tried by the next run, whatever window that run is for; one whose files
+  are gone is abandoned with a warning, never blocking the runs after it.
 
 Provisional runs (the rotation still in progress) are rendered into their own folder, are never
 emailed and never enter the history.
@@ -15,29 +21,36 @@ emailed and never enter the history.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from opsmeeting import wheel_store
 from opsmeeting.config import Config
-from opsmeeting.delivery import DeliveryError, build_message, send, warnings_for
-from opsmeeting.errors import ExitCode, OpsMeetingError
+from opsmeeting.delivery import DeliveryError, build_message, send
+from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.history import load_history
 from opsmeeting.items import ItemBook
+from opsmeeting.ledger import Delivery, Ledger, WindowRecord
+from opsmeeting.models import Snapshot
 from opsmeeting.notes import read_notes
 from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.archive import write_index
+from opsmeeting.report.model import Scorecards
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.snapshot import read_snapshot, write_snapshot
-from opsmeeting.store import Ledger, Store, window_key
+from opsmeeting.store import Store, window_key
 from opsmeeting.window import Window
+
+EMAIL = "email"
 
 
 class Busy(OpsMeetingError):
@@ -52,24 +65,33 @@ class RunResult:
 
 
 @contextmanager
-def window_lock(out: Path, window: Window) -> Iterator[None]:
+def directory_lock(out: Path, folder: str, *, wait: bool = False) -> Iterator[bool]:
+    """Hold ``out/.<folder>.lock``; yields False (without waiting) when another process holds it."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f".{window.slug}.lock"
-    handle = path.open("a")
-    try:
+    with (out / f".{folder}.lock").open("a") as handle:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise Busy(f"another opsmeeting run holds {path}: this window is being delivered now") from None
-        yield
-    finally:
-        handle.close()
+            yield False
+            return
+        yield True
 
 
 def link_for(config: Config, directory: Path) -> str | None:
     if not config.output.public_url:
         return None
     return f"{config.output.public_url.rstrip('/')}/{directory.name}/report.html"
+
+
+def _degradation(snapshot: Snapshot) -> tuple[int, int]:
+    """How incomplete a snapshot is: (failed sources, degraded sources); lower is better."""
+    states = [s.status for s in snapshot.sources.values()]
+    return states.count("failed"), states.count("degraded")
+
+
+def _numbers(data: dict[str, Any]) -> dict[str, Any]:
+    """What a reader compares in two versions of a window's scorecards: all but when and how it was made."""
+    return {k: v for k, v in data.items() if k not in ("generated_at", "sources")}
 
 
 class Runner:
@@ -84,35 +106,99 @@ class Runner:
         self.pdf = pdf
         self.config_path = config_path
         self.out = config.output.directory
+        self.recollect_for = config.delivery.recollect_degraded_for
+        self.emails = config.email is not None and config.email.enabled
 
     def run(self, window: Window, *, force: bool = False) -> RunResult:
-        with Store.open(self.config.state.path) as store, window_lock(self.out, window):
-            ledger = Ledger(store)
-            retried = self._retry_failed_deliveries(ledger, skip=window_key(window))
+        folder = window_directory(self.out, window).name
+        with Store.open(self.config.state.path) as store, directory_lock(self.out, folder) as held:
+            if not held:
+                raise Busy(f"another opsmeeting run holds {self.out / f'.{folder}.lock'}: this window is being "
+                           "delivered now")
+            ledger = Ledger(store, self.now())
             result = self._run_window(store, ledger, window, force)
-            if retried and result.exit_code == ExitCode.OK:
-                result.message += f"; re-sent {retried} earlier report(s)"
+            failed = self._catch_up(store, ledger, skip=window_key(window) + _suffix(window))
             write_index(self.out, title=self.config.output.title)
-            return result
+        if failed and result.exit_code in (ExitCode.OK, ExitCode.DEGRADED):
+            result = RunResult(ExitCode.DELIVERY_FAILED, result.files,
+                               result.message + f"; {failed} earlier report(s) could not be sent (retried next run)")
+        return result
+
+    # --- this run's window -------------------------------------------------------------------------
 
     def _run_window(self, store: Store, ledger: Ledger, window: Window, force: bool) -> RunResult:
-        key = window_key(window) + ("~provisional" if window.provisional else "")
+        key = window_key(window) + _suffix(window)
         target = window_directory(self.out, window)
         for leftover in remove_leftovers(target):
             self.log(f"removed {leftover.name}, left by an interrupted run")
         record = ledger.get(key)
-        if record and record.state == "delivered" and not force and not window.provisional:
-            return RunResult(ExitCode.OK, None, f"{window.label()} was already delivered ({record.delivered_at}); "
-                                                "nothing to do (use --force to deliver it again)")
+        now = self.now()
         snapshot_dir = target / "snapshot"
-        if (snapshot_dir / "manifest.json").is_file() and not force and not window.provisional and record:
+        if record and not force and not window.provisional and record.settled(now, self.recollect_for):
+            sent = self._deliver_all(store, ledger, key, target)
+            if sent is None:
+                return RunResult(ExitCode.DELIVERY_FAILED, None, f"{window.label()}: sending its report failed "
+                                 "again; the next run retries")
+            state = "delivered" if ledger.was_sent(key, EMAIL) or not self.emails else "done"
+            return RunResult(ExitCode.OK, None, f"{window.label()} was already {state} "
+                             f"({record.updated_at:%Y-%m-%d %H:%M} UTC); nothing to do (use --force to deliver "
+                             "it again)" + (f"; sent {sent} pending report(s)" if sent else ""))
+        resume = record is not None and not force and not window.provisional and (snapshot_dir / MANIFEST).is_file()
+        snapshot = read_snapshot(snapshot_dir) if resume else None
+        if snapshot is not None and record is not None:
+            waiting = now < window.end + self.recollect_for  # a degraded snapshot is not final yet
+            if record.state == "rendered" or (waiting and _degradation(snapshot) != (0, 0)):
+                self.log(f"collecting {window.label()} again: its report was made while a source was missing")
+                return self._recollect(store, ledger, window, target, record, snapshot)
             self.log(f"resuming from {snapshot_dir} (state: {record.state})")
-            snapshot = read_snapshot(snapshot_dir)
-        else:
-            collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log)
-            snapshot = collected.snapshot
-            write_snapshot(snapshot, snapshot_dir)
-            ledger.mark(key, "collected", directory=str(target), attempt=True)
+        if snapshot is None:
+            snapshot = self._collect(ledger, key, window, target)
+        files, code, _ = self._render(store, window, snapshot, target)
+        ledger.rendered(key, complete=code == ExitCode.OK)
+        if window.provisional or not self.emails:
+            return RunResult(code, files, "report written (no email configured)" if self.config.email is None
+                             else "report written")
+        ledger.want(key, EMAIL, "resent" if force and ledger.was_sent(key, EMAIL) else "report")
+        return self._finish(store, ledger, key, target, code, files)
+
+    def _recollect(self, store: Store, ledger: Ledger, window: Window, target: Path, record: WindowRecord,
+                   before: Snapshot) -> RunResult:
+        """Collect an unsettled window again. The new report replaces the old one unless it is worse; a
+        delivered report that becomes complete with other numbers is sent once more, marked corrected."""
+        key = record.key
+        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log)
+        snapshot = collected.snapshot
+        if _degradation(snapshot) > _degradation(before):
+            self.log("the new collection is less complete than the report already made: keeping that one")
+            code = exit_code_for(before)
+            sent = self._deliver_all(store, ledger, key, target)
+            return RunResult(code if sent is not None else ExitCode.DELIVERY_FAILED, None,
+                             "report kept (the sources answered worse this time)")
+        old = _read_json(target / "scorecards.json")
+        write_snapshot(snapshot, target / "snapshot")
+        ledger.collected(key, window, str(target))
+        files, code, cards = self._render(store, window, snapshot, target)
+        complete = code == ExitCode.OK
+        ledger.rendered(key, complete=complete)
+        changed = old is None or _numbers(old) != _numbers(cards.to_json_dict())
+        message = "report complete now" if complete else "report still incomplete; the next run collects it again"
+        if self.emails and not window.provisional:
+            asked_before = ledger.want(key, EMAIL) is None  # (asks for the report itself if it never was)
+            if asked_before and complete and changed and ledger.was_sent(key, EMAIL):
+                ledger.want(key, EMAIL, "corrected")
+                message += "; its numbers changed: a corrected report is sent"
+        result = self._finish(store, ledger, key, target, code, files)
+        return RunResult(result.exit_code, files, message if result.exit_code != ExitCode.DELIVERY_FAILED
+                         else result.message)
+
+    def _collect(self, ledger: Ledger, key: str, window: Window, target: Path) -> Snapshot:
+        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log)
+        write_snapshot(collected.snapshot, target / "snapshot")
+        ledger.collected(key, window, str(target))
+        return collected.snapshot
+
+    def _render(self, store: Store, window: Window, snapshot: Snapshot,
+                target: Path) -> tuple[ReportFiles, ExitCode, Scorecards]:
         history = None if window.provisional else load_history(store, window)
         cards = build_scorecards(snapshot, history=history)
         cards = cards.model_copy(update={
@@ -128,47 +214,120 @@ class Runner:
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))
         if not window.provisional:
             store.record_window(cards.to_json_dict())
-        ledger.mark(key, "rendered", directory=str(target))
-        code = exit_code_for(snapshot, cards)
-        if self.config.email is None or not self.config.email.enabled or window.provisional or files.pdf is None:
-            ledger.mark(key, "delivered", directory=str(target))
-            return RunResult(code, files, "report written (no email configured)" if self.config.email is None
-                             else "report written")
-        try:
-            message = build_message(self.config.email, cards, files.pdf, link=link_for(self.config, target),
-                                    title=self.config.output.title, warnings=warnings_for(snapshot, cards))
-            send(self.config.email, message, self.environ)
-        except DeliveryError as exc:
-            ledger.mark(key, "send_failed", directory=str(target), error=str(exc))
-            return RunResult(ExitCode.DELIVERY_FAILED, files, f"{exc}; the report is kept in {target} and the "
-                                                              "next run will send it")
-        ledger.mark(key, "delivered", directory=str(target))
-        self.log(f"emailed {len(self.config.email.recipients)} recipient(s)")
-        return RunResult(code, files, "report written and emailed")
+        return files, exit_code_for(snapshot, cards), cards
 
-    def _retry_failed_deliveries(self, ledger: Ledger, skip: str) -> int:
+    def _finish(self, store: Store, ledger: Ledger, key: str, target: Path, code: ExitCode,
+                files: ReportFiles) -> RunResult:
+        if files.pdf is None:
+            return RunResult(code, files, "report written without a PDF (--no-pdf): not emailed; the next run "
+                                          "without --no-pdf sends it")
+        sent = self._deliver_all(store, ledger, key, target)
+        if sent is None:
+            error = next((d.error for d in ledger.deliveries(key) if d.state == "failed"), "")
+            return RunResult(ExitCode.DELIVERY_FAILED, files, f"{error}; the report is kept in {target} and the "
+                                                               "next run will send it")
+        return RunResult(code, files, "report written and emailed" if sent else "report written")
+
+    # --- deliveries --------------------------------------------------------------------------------
+
+    def _deliver_all(self, store: Store, ledger: Ledger, key: str, directory: Path) -> int | None:
+        """Send the window's unsent deliveries (its lock is held). The number sent, or None when one
+        failed (it stays unsent: the next run retries)."""
+        sent, failed = 0, False
+        for delivery in ledger.unsent(key):
+            current = ledger.refresh(delivery)  # read again under the lock: another run may have sent it
+            if current is None or current.state not in ("pending", "failed"):
+                continue
+            outcome = self._send(store, ledger, current, directory)
+            sent += outcome == "sent"
+            failed |= outcome == "failed"
+        return None if failed else sent
+
+    def _send(self, store: Store, ledger: Ledger, delivery: Delivery, directory: Path) -> str:
         email = self.config.email
-        sent = 0
         if email is None or not email.enabled:
-            return 0
-        for record in ledger.pending_delivery():
-            if record.key == skip or not record.directory:
+            return "skipped"  # email was configured when it was asked for; it is kept until it is again
+        try:
+            cards = Scorecards.model_validate_json((directory / "scorecards.json").read_bytes())
+        except (OSError, ValueError) as exc:
+            ledger.settle(delivery, "abandoned", error=f"its report is gone: {exc}")
+            self.log(f"warning: the report of {directory.name} is gone ({directory}); its email is abandoned")
+            return "abandoned"
+        pdf = directory / "report.pdf"
+        if not pdf.is_file():
+            if not self.pdf:
+                return "skipped"  # --no-pdf: the next run makes the PDF and sends it
+            try:
+                self._rerender(store, directory)
+            except (InputError, OSError) as exc:
+                ledger.settle(delivery, "abandoned", error=f"its PDF could not be made again: {exc}")
+                self.log(f"warning: the PDF of {directory.name} could not be made again ({exc}); its email is "
+                         "abandoned")
+                return "abandoned"
+        try:
+            message = build_message(email, cards, pdf, link=link_for(self.config, directory),
+                                    title=self.config.output.title, corrected=delivery.kind == "corrected")
+            send(email, message, self.environ)
+        except DeliveryError as exc:
+            ledger.settle(delivery, "failed", error=str(exc))
+            self.log(f"emailing {directory.name} failed: {exc}")
+            return "failed"
+        ledger.settle(delivery, "sent")
+        what = {"report": "the report", "corrected": "the corrected report", "resent": "the report again"}
+        self.log(f"emailed {what[delivery.kind]} of {directory.name} to {len(email.recipients)} recipient(s)")
+        return "sent"
+
+    def _rerender(self, store: Store, directory: Path) -> None:
+        """The report of an earlier window again, with its PDF, from its snapshot."""
+        snapshot = read_snapshot(directory / "snapshot")
+        self._render(store, snapshot.window, snapshot, directory)
+
+    # --- the other windows -------------------------------------------------------------------------
+
+    def _catch_up(self, store: Store, ledger: Ledger, skip: str) -> int:
+        """Other windows: unsettled ones are collected again, unsent deliveries are sent. Each under its
+        own lock, taken without waiting: a window another run holds is that run's. Returns how many
+        deliveries failed."""
+        failed = 0
+        keys = {r.key for r in ledger.unsettled(self.recollect_for)} | {d.key for d in ledger.unsent()}
+        for key in sorted(keys - {skip}):
+            record = ledger.get(key)
+            if record is None or record.directory is None:
                 continue
             directory = Path(record.directory)
-            pdf = directory / "report.pdf"
-            if not pdf.is_file():
-                continue
-            snapshot = read_snapshot(directory / "snapshot")
-            cards = build_scorecards(snapshot)
-            try:
-                message = build_message(email, cards, pdf, link=link_for(self.config, directory),
-                                        title=self.config.output.title, warnings=warnings_for(snapshot, cards))
-                send(email, message, self.environ)
-            except DeliveryError as exc:
-                ledger.mark(record.key, "send_failed", error=str(exc))
-                self.log(f"re-sending {directory.name} failed again: {exc}")
-                continue
-            ledger.mark(record.key, "delivered")
-            self.log(f"re-sent the report of {directory.name}")
-            sent += 1
-        return sent
+            with directory_lock(self.out, directory.name) as held:
+                if not held:
+                    self.log(f"{directory.name}: another run holds it; left to that run")
+                    continue
+                record = ledger.get(key)  # read again under the lock
+                if record is None:
+                    continue
+                if record.window is not None and not record.settled(self.now(), self.recollect_for):
+                    try:
+                        before = read_snapshot(directory / "snapshot")
+                    except InputError as exc:
+                        self.log(f"warning: {directory.name} cannot be collected again ({exc})")
+                    else:
+                        self.log(f"collecting {directory.name} again: its report was made while a source was "
+                                 "missing")
+                        result = self._recollect(store, ledger, record.window, directory, record, before)
+                        failed += result.exit_code == ExitCode.DELIVERY_FAILED
+                        continue
+                if self._deliver_all(store, ledger, key, directory) is None:
+                    failed += 1
+        return failed
+
+
+MANIFEST = "manifest.json"
+
+
+def _suffix(window: Window) -> str:
+    return "~provisional" if window.provisional else ""
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

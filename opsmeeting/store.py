@@ -3,7 +3,7 @@
 - ``windows`` and ``service_scorecards``: one record per completed window, every service's
   scorecard as JSON (trends over the last rotations, deltas against the previous one);
 - ``problems``: recurring problems per window (was this problem seen in earlier rotations?);
-- ``runs``: the run ledger that makes cron runs exactly-once;
+- ``runs`` and ``deliveries``: the run ledger that makes cron runs exactly-once (``opsmeeting/ledger.py``);
 - ``wheel``: the Ops Wheel's state; ``items``: action items and the parking lot.
 
 The schema is versioned (``PRAGMA user_version``) and migrated forward in one transaction,
@@ -59,6 +59,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE INDEX windows_by_end ON windows(end);
     """,
+    # v2: the delivery ledger (opsmeeting/ledger.py, docs/DELIVERY.md): deliveries per window and channel,
+    # windows that know whether they are complete
+    """
+    ALTER TABLE runs ADD COLUMN complete INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN window_json TEXT;
+    CREATE TABLE deliveries (
+        window_key TEXT NOT NULL, channel TEXT NOT NULL, revision INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('report', 'corrected', 'resent')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'abandoned')),
+        attempts INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL, sent_at TEXT, error TEXT,
+        PRIMARY KEY (window_key, channel, revision)
+    );
+    INSERT INTO deliveries SELECT window_key, 'email', 0, 'report', 'failed', attempts, updated_at, NULL, error
+        FROM runs WHERE state = 'send_failed';
+    UPDATE runs SET state = 'collected' WHERE state NOT IN ('delivered', 'send_failed');
+    UPDATE runs SET complete = 1, state = 'rendered' WHERE state IN ('delivered', 'send_failed');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -79,15 +96,20 @@ def _opening(path: Path) -> Iterator[None]:
 
 
 def window_key(window: Window) -> str:
-    return f"{_iso(window.start)}/{_iso(window.end)}"
+    return f"{iso_z(window.start)}/{iso_z(window.end)}"
 
 
-def _iso(moment: datetime) -> str:
+def iso_z(moment: datetime) -> str:
+    """``2026-10-19T08:00:00Z``: how the store (and scorecards.json) write an instant."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _now() -> str:
-    return _iso(datetime.now(UTC))
+    return iso_z(datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -195,10 +217,10 @@ class Store:
         """The ``limit`` most recent stored windows that ended at or before ``start``, oldest first."""
         rows = self.db.execute(
             "SELECT window_key, start, end, overall_json FROM windows WHERE end <= ? ORDER BY end DESC LIMIT ?",
-            (_iso(start), limit),
+            (iso_z(start), limit),
         ).fetchall()
         return [
-            StoredWindow(key=r[0], start=_parse(r[1]), end=_parse(r[2]), overall=json.loads(r[3]))
+            StoredWindow(key=r[0], start=parse_iso(r[1]), end=parse_iso(r[2]), overall=json.loads(r[3]))
             for r in reversed(rows)
         ]
 
@@ -249,53 +271,3 @@ class Store:
                 "state_json = excluded.state_json, updated_at = excluded.updated_at",
                 (json.dumps(state, sort_keys=True), _now()),
             )
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    key: str
-    state: str  # collected | rendered | send_failed | delivered
-    attempts: int
-    delivered_at: str | None
-    error: str | None
-    directory: str | None
-
-
-class Ledger:
-    """The run ledger: which window was collected, rendered, delivered (emailed) — exactly once."""
-
-    def __init__(self, store: Store) -> None:
-        self.db = store.db
-        self.store = store
-
-    def get(self, key: str) -> RunRecord | None:
-        row = self.db.execute(
-            "SELECT window_key, state, attempts, delivered_at, error, directory FROM runs WHERE window_key = ?", (key,)
-        ).fetchone()
-        return None if row is None else RunRecord(*row)
-
-    def mark(self, key: str, state: str, *, directory: str | None = None, error: str | None = None,
-             attempt: bool = False) -> None:
-        now = _now()
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (window_key, state, attempts, started_at, updated_at, directory, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(window_key) DO UPDATE SET state = excluded.state, "
-                "attempts = runs.attempts + ?, updated_at = excluded.updated_at, "
-                "directory = COALESCE(excluded.directory, runs.directory), error = excluded.error, "
-                "delivered_at = CASE WHEN excluded.state = 'delivered' THEN excluded.updated_at "
-                "ELSE runs.delivered_at END",
-                (key, state, int(attempt), now, now, directory, error, int(attempt)),
-            )
-
-    def pending_delivery(self) -> list[RunRecord]:
-        """Windows whose report was made but whose email failed: the next run retries them."""
-        rows = self.db.execute(
-            "SELECT window_key, state, attempts, delivered_at, error, directory FROM runs "
-            "WHERE state = 'send_failed' ORDER BY window_key"
-        ).fetchall()
-        return [RunRecord(*r) for r in rows]

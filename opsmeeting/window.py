@@ -15,6 +15,16 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from opsmeeting.errors import InputError
 
+FIRST_YEAR, LAST_YEAR = 1970, 2200  # the times opsmeeting works with (anchors, --as-of, windows)
+
+
+def in_bounds(moment: datetime, what: str) -> datetime:
+    """``moment``, or an InputError naming ``what`` when it lies outside FIRST_YEAR–LAST_YEAR (where
+    rotation arithmetic would overflow)."""
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR - 1:
+        raise InputError(f"{what}: {moment:%Y-%m-%d} is outside the years {FIRST_YEAR}–{LAST_YEAR - 1}")
+    return moment
+
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -158,6 +168,7 @@ def parse_window(text: str, timezone: str) -> Window:
             value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError:
             raise InputError(f"--window {text!r}: {name} {raw!r} is not an ISO-8601 date or time") from None
+        in_bounds(value, f"--window {text!r}: {name}")
         edges.append(_local_to_utc(value, tz) if value.tzinfo is None else value.astimezone(UTC))
     if edges[1] <= edges[0]:
         raise InputError(f"--window {text!r}: END must be after START")

@@ -14,14 +14,36 @@ import pytest
 import time_machine
 
 from tests.clock import PINNED_NOW
+from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.prometheus import RunningPrometheus, prometheus_with
 from tests.fakes.slo_data import Dataset, dataset
+from tests.runs import Sink, payments_account
 
 
 @pytest.fixture(scope="session", autouse=True)
 def pinned_clock() -> Iterator[None]:
     with time_machine.travel(PINNED_NOW, tick=True):
         yield
+
+
+@pytest.fixture
+def pagerduty(prometheus: RunningPrometheus) -> Iterator[FakePagerDuty]:
+    with payments_account(prometheus) as fake:
+        yield fake
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, int]]:
+    from aiosmtpd.controller import Controller
+
+    from tests.fakes.prometheus import free_port
+
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from opsmeeting.errors import StoreError
 from opsmeeting.history import load_history
 from opsmeeting.report.output import scorecards_json
 from opsmeeting.report.scorecards import build_scorecards
-from opsmeeting.store import SCHEMA_VERSION, Ledger, Store
+from opsmeeting.store import SCHEMA_VERSION, Store
 from opsmeeting.window import RotationClock
 from tests.builders import at, incident, snapshot
 
@@ -100,12 +100,18 @@ def test_a_failed_migration_changes_nothing(tmp_path, monkeypatch):
 
 WRITER = """
 import sys
-from opsmeeting.store import Store, Ledger
+from datetime import UTC, datetime
+from opsmeeting.ledger import Ledger
+from opsmeeting.store import Store
+from opsmeeting.window import Window
+window = Window(start="2026-10-19T08:00:00Z", end="2026-11-02T08:00:00Z")
 with Store.open(sys.argv[1]) as store:
-    ledger = Ledger(store)
+    ledger = Ledger(store, datetime(2026, 11, 3, tzinfo=UTC))
     for i in range(40):
-        ledger.mark(f"{sys.argv[2]}-{i}", "collected", attempt=True)
-        ledger.mark(f"{sys.argv[2]}-{i}", "delivered")
+        key = f"{sys.argv[2]}-{i}"
+        ledger.collected(key, window, "/out/" + key)
+        ledger.rendered(key, complete=True)
+        ledger.settle(ledger.want(key, "email"), "sent")
 """
 
 
@@ -118,8 +124,9 @@ def test_two_processes_write_at_once(tmp_path):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
     with Store.open(path) as store:
-        rows = store.db.execute("SELECT COUNT(*), SUM(state = 'delivered'), SUM(attempts) FROM runs").fetchone()
-    assert rows == (80, 80, 80)
+        rows = store.db.execute("SELECT COUNT(*), SUM(state = 'rendered'), SUM(attempts) FROM runs").fetchone()
+        sent = store.db.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'sent'").fetchone()
+    assert rows == (80, 80, 80) and sent == (80,)
 
 
 OPENER = """
@@ -153,18 +160,6 @@ def test_a_new_store_opened_by_two_processes_at_once(tmp_path):
             assert store.get_meta("a") == store.get_meta("b") == "opened"
             assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert not failures, f"{len(failures)} of 40 opens failed: {failures[:2]}"
-
-
-def test_ledger_states(tmp_path):
-    with Store.open(tmp_path / "s.sqlite") as store:
-        ledger = Ledger(store)
-        ledger.mark("w", "collected", directory="/out/w", attempt=True)
-        ledger.mark("w", "send_failed", error="smtp down")
-        assert [r.key for r in ledger.pending_delivery()] == ["w"]
-        ledger.mark("w", "delivered")
-        record = ledger.get("w")
-        assert record.state == "delivered" and record.delivered_at and record.directory == "/out/w"
-        assert record.attempts == 1 and ledger.pending_delivery() == []
 
 
 def test_trends_and_deltas_from_history(tmp_path):

@@ -12,6 +12,7 @@ Log entries come either account-wide (``GET /log_entries``, paginated) or per in
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import random
 import ssl
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pagerduty
 
@@ -77,12 +79,18 @@ class _RateLimiter:
             self.sleep(start - now)
 
 
+_QUIET = logging.getLogger("opsmeeting.pagerduty-client")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
 class _Client(pagerduty.RestApiV2Client):  # type: ignore[misc]
     """The official client with its retry loops disabled: each call is one attempt, so the
     collector's own loop decides (bounded, honouring ``ratelimit-reset``)."""
 
     def __init__(self, token: str, base_url: str, verify: Any, timeout: float) -> None:
         super().__init__(token, base_url=base_url, verify=verify)
+        self.log = _QUIET  # it would log "exceeded maximum number of attempts (-1)" for answers we retry
         self.timeout = timeout
         self.max_network_attempts = 0
         self.max_http_attempts = -1
@@ -185,7 +193,15 @@ class PagerDutyCollector:
             self.log.add(endpoint, self.monotonic() - started)
             status = response.status_code
             if response.is_success:
-                return response.json()  # type: ignore[no-any-return]
+                body, problem = _json_object(response)
+                if problem is None:
+                    return body
+                if attempts < self.source.max_retries:  # a proxy's error page or a cut body: ask again
+                    attempts += 1
+                    self.sleep(self._backoff(attempts))
+                    continue
+                raise PagerDutyFailure(f"{endpoint}: malformed answer (HTTP {status}: {problem}) after "
+                                       f"{attempts + 1} attempts")
             if status in RETRIED and attempts < self.source.max_retries:
                 attempts += 1
                 self.sleep(self._wait_for(response, attempts))
@@ -212,10 +228,13 @@ class PagerDutyCollector:
         """Every item of an offset-paginated list: one probe page with ``total`` (or ``first``, when
         the caller already has it), then the other pages concurrently. Raises _OverCap when the list
         is longer than the offset cap allows."""
+        endpoint = endpoint or f"GET {path}"
         if first is None:
             first = self.get(path, {**params, "limit": PAGE, "offset": 0, "total": "true"}, endpoint=endpoint)
-        items: list[Json] = list(first.get(key, []))
+        items: list[Json] = _items(first, key, endpoint)
         total = first.get("total")
+        if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+            raise PagerDutyFailure(f"{endpoint}: malformed answer (`total` is {total!r})")
         if total is None:  # the server did not count: walk the pages
             offset = len(items)
             more = first.get("more", False)
@@ -223,7 +242,7 @@ class PagerDutyCollector:
                 if offset + PAGE > OFFSET_CAP:
                     raise _OverCap()
                 page = self.get(path, {**params, "limit": PAGE, "offset": offset}, endpoint=endpoint)
-                batch = page.get(key, [])
+                batch = _items(page, key, endpoint)
                 items += batch
                 offset += len(batch)
                 more = page.get("more", False) and bool(batch)
@@ -234,7 +253,7 @@ class PagerDutyCollector:
         for page in self._parallel(
             lambda off: self.get(path, {**params, "limit": PAGE, "offset": off}, endpoint=endpoint), offsets
         ):
-            items += page.get(key, [])
+            items += _items(page, key, endpoint)
         return items
 
     def ranged(self, path: str, key: str, params: Json, since: datetime, until: datetime) -> list[Json]:
@@ -265,45 +284,64 @@ class PagerDutyCollector:
 
     # --- what a window needs ---------------------------------------------------------------
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests made so far, per endpoint (also after a failure)."""
+        return dict(sorted(self.log.counts.items()))
+
     def collect(self, window: Window) -> tuple[PagerDutyData, SourceStatus]:
+        """Incidents and their timelines are required: without them the source fails. The reference
+        data are optional: one that cannot be read leaves only the metrics that need it null
+        (``PagerDutyData.unavailable`` says which and why), and the source is degraded."""
         started = self.monotonic()
         collected_at = self.now()
         base = {"time_zone": "UTC"}
-        priorities = [
-            Priority(id=p["id"], name=p.get("name") or p.get("summary") or p["id"], order=i)
-            for i, p in enumerate(self.pages("/priorities", "priorities", base))
-        ]
-        services = self._services()
+        unavailable: dict[str, str] = {}
+
+        def optional(part: str, read: Callable[[], Any], default: Any) -> Any:
+            try:
+                return read()
+            except PagerDutyFailure as exc:
+                unavailable[part] = str(exc).removeprefix("PagerDuty: ")
+                return default
+
+        priorities = optional("priorities", lambda: [
+            Priority(id=p["id"], name=str(p.get("name") or p.get("summary") or p["id"]), order=i)
+            for i, p in enumerate(self.pages("/priorities", "priorities", base))], [])
+        services = optional("services", self._services, [])
         incidents_raw = self._incidents(window, collected_at)
-        entries, strategy = self._log_entries(window, incidents_raw, collected_at, _team_filter(services,
-                                                                                                self.service_ids))
+        team_filter = _team_filter(services, self.service_ids) if "services" not in unavailable else None
+        entries, strategy = self._log_entries(window, incidents_raw, collected_at, team_filter)
         missing = self._complete(incidents_raw, entries)
         incidents = [self._incident(raw, entries.get(raw["id"], [])) for raw in incidents_raw]
-        users = [
-            User(id=u["id"], name=u.get("name") or u["id"], email=u.get("email"), time_zone=u.get("time_zone"))
-            for u in self.pages("/users", "users", base)
-        ]
-        teams = [PdTeam(id=t["id"], name=t.get("name") or t["id"]) for t in self.pages("/teams", "teams", base)]
-        shifts = self._shifts(window)
+        users = optional("users", lambda: [
+            User(id=u["id"], name=str(u.get("name") or u["id"]), email=_text(u.get("email")),
+                 time_zone=_zone(u.get("time_zone"))) for u in self.pages("/users", "users", base)], [])
+        teams = optional("teams", lambda: [PdTeam(id=t["id"], name=str(t.get("name") or t["id"]))
+                                           for t in self.pages("/teams", "teams", base)], [])
+        shifts, failed_schedules = self._shifts(window)
+        if failed_schedules:
+            unavailable["schedules"] = "; ".join(failed_schedules)
         data = PagerDutyData(
             collected_at=collected_at, users=users, teams=teams, services=services, priorities=priorities,
             incidents=sorted(incidents, key=lambda i: (i.created_at, i.number)), shifts=shifts,
+            unavailable=unavailable,
         )
         n_entries = sum(len(i.log_entries) for i in incidents)
         minimum = math.ceil(len(incidents) / PAGE) + math.ceil(n_entries / PAGE)
         requests = sum(self.log.counts.values())
-        detail = (f"{len(incidents)} incidents, {n_entries} log entries ({strategy}); {requests} requests, "
-                  f"minimum for the data {minimum} + reference data")
+        notes = [f"{part} could not be read ({why}): {UNAVAILABLE_EFFECT[part]}" for part, why in unavailable.items()]
         if missing:
             numbers = sorted(int(raw.get("incident_number") or 0) for raw in incidents_raw if raw["id"] in missing)
             shown = ", ".join(f"#{n}" for n in numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10
                                                                  else "")
-            detail = (f"the timeline of {len(numbers)} incident(s) is incomplete even from their own log entries "
-                      f"({shown}): their acknowledgement and resolution metrics may be wrong; " + detail)
+            notes.append(f"the timeline of {len(numbers)} incident(s) is incomplete even from their own log "
+                         f"entries ({shown}): their acknowledgement and resolution metrics may be wrong")
+        detail = "; ".join([*notes, f"{len(incidents)} incidents, {n_entries} log entries ({strategy}); "
+                                    f"{requests} requests, minimum for the data {minimum} + reference data"])
         status = SourceStatus(
-            status="degraded" if missing else "ok",
+            status="degraded" if missing or unavailable else "ok",
             requests=requests,
-            requests_by_endpoint=dict(sorted(self.log.counts.items())),
+            requests_by_endpoint=self.request_counts(),
             seconds=round(self.monotonic() - started, 3),
             detail=detail,
         )
@@ -338,8 +376,8 @@ class PagerDutyCollector:
         for group in groups:
             params = {"time_zone": "UTC", "service_ids[]": group}
             for raw in self.ranged("/incidents", "incidents", params, since, until):
-                created = _parse_time(raw.get("created_at"))
-                if created is not None and window.start <= created < window.end:
+                created = _required_time(raw.get("created_at"), f"incident {raw['id']}")
+                if window.start <= created < window.end:
                     found[raw["id"]] = raw
         return list(found.values())
 
@@ -369,7 +407,7 @@ class PagerDutyCollector:
             else:
                 rest = self.ranged("/log_entries", "log_entries", params, since, until)
             for entry in rest:
-                incident_id = (entry.get("incident") or {}).get("id")
+                incident_id = _ref(entry, "incident").get("id")
                 if incident_id in by_incident:
                     by_incident[incident_id].append(entry)
             return by_incident, f"account-wide log entries: {total} entries in the range"
@@ -385,26 +423,32 @@ class PagerDutyCollector:
         return by_incident, f"per-incident log entries ({len(wanted)} incidents < {total} account-wide entries)"
 
     def _incident(self, raw: Json, entries: list[Json]) -> Incident:
+        """One incident with its timeline, from API-shaped dicts checked at the boundary: a value of
+        the wrong shape is a malformed answer (a source error), never a crash further down."""
         log = sorted((self._entry(e) for e in {e["id"]: e for e in entries}.values()),
                      key=lambda e: (e.created_at, e.id))
-        resolved_at = _parse_time(raw.get("resolved_at"))
-        if raw.get("status") == "resolved" and resolved_at is None:
+        status = raw.get("status", "triggered")
+        urgency = raw.get("urgency", "high")
+        if status not in ("triggered", "acknowledged", "resolved") or urgency not in ("high", "low"):
+            raise PagerDutyFailure(f"incident {raw['id']}: malformed answer (status {status!r}, urgency {urgency!r})")
+        created_at = _required_time(raw.get("created_at"), f"incident {raw['id']}")
+        resolved_at = _time_or_none(raw.get("resolved_at"))
+        if status == "resolved" and resolved_at is None:
             resolves = [e.created_at for e in log if e.type == "resolve"]
             resolved_at = resolves[-1] if resolves else None
-        created_at = _parse_time(raw["created_at"])
-        assert created_at is not None
+        number = raw.get("incident_number")
         return Incident(
             id=raw["id"],
-            number=int(raw.get("incident_number") or 0),
+            number=number if isinstance(number, int) and not isinstance(number, bool) else 0,
             title=str(raw.get("title") or raw.get("summary") or ""),
-            service_id=(raw.get("service") or {}).get("id", ""),
+            service_id=str(_ref(raw, "service").get("id", "")),
             created_at=created_at,
-            status=raw.get("status", "triggered"),
-            urgency=raw.get("urgency", "high"),
-            resolved_at=resolved_at if raw.get("status") == "resolved" else None,
-            priority_id=(raw.get("priority") or {}).get("id"),
-            incident_key=raw.get("incident_key"),
-            html_url=raw.get("html_url"),
+            status=status,
+            urgency=urgency,
+            resolved_at=resolved_at if status == "resolved" else None,
+            priority_id=_text(_ref(raw, "priority").get("id")),
+            incident_key=_text(raw.get("incident_key")),
+            html_url=_text(raw.get("html_url")),
             log_entries=log,
         )
 
@@ -413,49 +457,64 @@ class PagerDutyCollector:
         kind = str(raw.get("type", "")).removesuffix("_log_entry").removesuffix("_reference")
         if kind == "acknowledgement":
             kind = "acknowledge"
-        agent = raw.get("agent") or {}
-        channel = raw.get("channel") or {}
-        user = raw.get("user") or {}
-        assignees = raw.get("assignees") or []
-        created_at = _parse_time(raw.get("created_at"))
-        assert created_at is not None
+        agent, channel, user = _ref(raw, "agent"), _ref(raw, "channel"), _ref(raw, "user")
+        assignees = raw.get("assignees") if isinstance(raw.get("assignees"), list) else []
+        first_assignee = assignees[0] if assignees and isinstance(assignees[0], dict) else {}
+        notification = channel.get("notification") if isinstance(channel.get("notification"), dict) else {}
+        note = raw.get("note") or (channel.get("summary") if kind == "annotate" else None)
         return LogEntry(
             id=raw["id"],
             type=kind if kind in LOG_ENTRY_TYPES else "other",  # type: ignore[arg-type]
-            created_at=created_at,
-            agent_type=agent.get("type"),
-            agent_id=agent.get("id"),
-            user_id=user.get("id") or (assignees[0].get("id") if assignees else None),
-            channel_type=channel.get("type"),
-            notification_type=(channel.get("notification") or {}).get("type"),
-            note=raw.get("note") or (channel.get("summary") if kind == "annotate" else None),
+            created_at=_required_time(raw.get("created_at"), f"log entry {raw['id']}"),
+            agent_type=_text(agent.get("type")),
+            agent_id=_text(agent.get("id")),
+            user_id=_text(user.get("id")) or _text(first_assignee.get("id")),
+            channel_type=_text(channel.get("type")),
+            notification_type=_text(notification.get("type")),
+            note=_text(note),
         )
 
     def _services(self) -> list[PdService]:
         wanted = set(self.service_ids)
         return [
-            PdService(id=s["id"], name=s.get("name") or s["id"], team_ids=[t["id"] for t in s.get("teams") or []])
+            PdService(id=s["id"], name=str(s.get("name") or s["id"]),
+                      team_ids=[t["id"] for t in (s.get("teams") or []) if isinstance(t, dict) and "id" in t])
             for s in self.pages("/services", "services", {"time_zone": "UTC"})
             if s["id"] in wanted
         ]
 
-    def _shifts(self, window: Window) -> list[OnCallShift]:
-        def one(schedule_id: str) -> Json:
-            return self.get(
-                f"/schedules/{schedule_id}",
-                {"since": _iso(window.start), "until": _iso(window.end), "time_zone": "UTC", "overflow": "true"},
-                endpoint="GET /schedules/{id}",
-            )
+    def _shifts(self, window: Window) -> tuple[list[OnCallShift], list[str]]:
+        """Each schedule's final rendered entries in the window; a schedule that cannot be read (a stale
+        id: 404) is named in the second list, and only on-call hours go without it."""
 
-        shifts = []
+        def one(schedule_id: str) -> Json:
+            try:
+                return self.get(
+                    f"/schedules/{schedule_id}",
+                    {"since": _iso(window.start), "until": _iso(window.end), "time_zone": "UTC", "overflow": "true"},
+                    endpoint="GET /schedules/{id}",
+                )
+            except PagerDutyFailure as exc:
+                return {"error": f"schedule {schedule_id}: {str(exc).removeprefix('PagerDuty: ')}"}
+
+        shifts, failed = [], []
         for schedule_id, body in zip(self.schedule_ids, self._parallel(one, self.schedule_ids), strict=True):
+            if "error" in body and "schedule" not in body:
+                failed.append(str(body["error"]))
+                continue
             final = ((body.get("schedule") or {}).get("final_schedule") or {})
-            for item in final.get("rendered_schedule_entries") or []:
-                start, end = _parse_time(item.get("start")), _parse_time(item.get("end"))
-                user_id = (item.get("user") or {}).get("id")
+            entries = final.get("rendered_schedule_entries") or []
+            if not isinstance(entries, list):
+                failed.append(f"schedule {schedule_id}: malformed answer (rendered_schedule_entries)")
+                continue
+            for item in entries:
+                if not isinstance(item, dict):
+                    continue
+                start, end = _time_or_none(item.get("start")), _time_or_none(item.get("end"))
+                user_id = (item.get("user") or {}).get("id") if isinstance(item.get("user"), dict) else None
                 if start and end and user_id:
-                    shifts.append(OnCallShift(schedule_id=schedule_id, user_id=user_id, start=start, end=end))
-        return shifts
+                    shifts.append(OnCallShift(schedule_id=schedule_id, user_id=str(user_id), start=start, end=end))
+        return shifts, failed
 
 
 def _team_filter(services: list[PdService], wanted: list[str]) -> list[str] | None:
@@ -480,6 +539,73 @@ class _OverCap(Exception):
     def __init__(self, total: int | None = None) -> None:
         super().__init__(total)
         self.total = total
+
+
+UNAVAILABLE_EFFECT = {
+    "priorities": "major incidents are unknown (they need the account's two highest priorities)",
+    "services": "log entries were asked for without a team filter",
+    "users": "responders' names and time zones are unknown, so the business, off and sleep-hour split is too",
+    "teams": "PagerDuty team names are not shown",
+    "schedules": "on-call hours are unknown",
+}
+
+
+def _json_object(response: Any) -> tuple[Json, str | None]:
+    """The body as a JSON object, or the reason it is not one (HTML from a proxy, an empty body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        kind = (response.headers.get("content-type") or "no content type").split(";")[0]
+        return {}, f"not JSON ({kind}, {len(response.content)} bytes)"
+    if not isinstance(body, dict):
+        return {}, f"a JSON {type(body).__name__}, not an object"
+    return body, None
+
+
+def _items(body: Json, key: str, endpoint: str) -> list[Json]:
+    """The list under ``key``; each item an object with a string ``id``. Anything else is malformed."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise PagerDutyFailure(f"{endpoint}: malformed answer (`{key}` is {type(items).__name__}, not a list)")
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise PagerDutyFailure(f"{endpoint}: malformed answer (an item of `{key}` has no string id)")
+    return items
+
+
+def _required_time(value: Any, what: str) -> datetime:
+    moment = _time_or_none(value)
+    if moment is None:
+        raise PagerDutyFailure(f"{what}: malformed answer (created_at {str(value)[:40]!r})")
+    return moment
+
+
+def _ref(raw: Json, key: str) -> Json:
+    """A nested reference object, or {} when it is null or of another shape."""
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    try:
+        return _parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _zone(value: Any) -> str | None:
+    """A user's IANA time zone, or None (the rotation's zone is then used) when it is not one we know."""
+    if not isinstance(value, str):
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value
 
 
 def _error_message(response: Any) -> str:

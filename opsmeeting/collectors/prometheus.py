@@ -180,6 +180,10 @@ class PrometheusCollector:
     def _params(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {**self.source.params, **PARTIAL, **extra}
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests made so far, per endpoint (also after a failure)."""
+        return dict(sorted(self.by_endpoint.items()))
+
     def _count(self, endpoint: str) -> None:
         self.requests += 1
         self.by_endpoint[endpoint] += 1
@@ -279,7 +283,7 @@ class PrometheusCollector:
         status = SourceStatus(
             status="degraded" if errors else "ok",
             requests=self.requests,
-            requests_by_endpoint=dict(sorted(self.by_endpoint.items())),
+            requests_by_endpoint=self.request_counts(),
             seconds=round(self.monotonic() - started, 3),
             detail="; ".join(f"SLO {name}: {msg}" for name, msg in sorted(errors.items()))
             or f"{len(self.slos)} SLO definitions, {len(jobs)} queries, Prometheus {version or 'version unknown'}",

@@ -199,10 +199,10 @@ class ResponderScorecard(Card):
     name: str
     time_zone: str
     interruptions: int
-    interruptions_sleep: int
-    interruptions_off_hours: int
+    interruptions_sleep: int | None  # None: the users' time zones could not be read
+    interruptions_off_hours: int | None
     acknowledged: int
-    on_call_hours: float
+    on_call_hours: float | None  # None: a schedule could not be read
 
 
 class Problem(Card):

@@ -35,7 +35,7 @@ def component_values(card: ServiceScorecard, repeats: int, *, slos_known: bool =
     known = inc.known
 
     def count(value: int | None) -> float | None:
-        return float(value or 0) if known else None
+        return None if not known or value is None else float(value)
 
     return {
         "high_urgency_incidents": count(inc.incidents_high_urgency),

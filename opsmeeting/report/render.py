@@ -26,10 +26,14 @@ from jinja2 import (
     PackageLoader,
     PrefixLoader,
     StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
     select_autoescape,
 )
 from markupsafe import Markup
 
+from opsmeeting.errors import InputError
 from opsmeeting.models import Setup, Snapshot
 from opsmeeting.report.charts import Chart, render_charts, sparkline_points
 from opsmeeting.report.model import ItemError, Scorecards, ServiceScorecard, SloScorecard
@@ -137,15 +141,41 @@ class RenderGuard:
             return Markup('<{0} class="missing">{1}</{0}>').format(Markup(tag if tag in ("p", "li") else "p"), note)
 
     def _from_custom_template(self, exc: BaseException) -> bool:
-        if self.custom_dir is None:
-            return False
-        tb = exc.__traceback__
-        while tb is not None:
-            name = tb.tb_frame.f_code.co_filename
-            if name and Path(name).resolve().is_relative_to(self.custom_dir):
-                return True
-            tb = tb.tb_next
-        return False
+        return custom_template_frame(exc, self.custom_dir) is not None
+
+
+def custom_template_frame(exc: BaseException, custom_dir: Path | None) -> tuple[Path, int] | None:
+    """The innermost (file, line) of ``exc``'s traceback inside ``custom_dir`` (Jinja maps template
+    frames to their file and line), or None when the error did not pass through a custom template."""
+    if custom_dir is None:
+        return None
+    root = custom_dir.resolve()
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name and not name.startswith("<") and Path(name).resolve().is_relative_to(root):
+            found = (Path(name), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def template_problem(exc: TemplateError, custom_dir: Path | None) -> InputError | None:
+    """An InputError naming the custom template (file and line) that ``exc`` comes from, or None
+    when the error is not a custom template's (a bug of opsmeeting's own templates)."""
+    if custom_dir is None:
+        return None
+    if isinstance(exc, TemplateSyntaxError) and exc.filename and Path(exc.filename).resolve().is_relative_to(
+            custom_dir.resolve()):
+        return InputError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}")
+    where = custom_template_frame(exc, custom_dir)
+    if isinstance(exc, TemplateNotFound):
+        place = f"{where[0]}:{where[1]}" if where else str(custom_dir)
+        return InputError(f"{place}: template {exc.name!r} not found (built-in templates are "
+                          "'builtin/<name>', e.g. 'builtin/report.html.j2')")
+    if where is not None:
+        return InputError(f"{where[0]}:{where[1]}: template error: {exc.message or type(exc).__name__}")
+    return None
 
 
 @dataclass
@@ -217,7 +247,7 @@ def _some(names: list[str], shown: int = 12) -> str:
     return ", ".join(names[:shown]) + f" and {len(names) - shown} more (all in scorecards.json)"
 
 
-def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
+def data_quality(cards: Scorecards) -> list[Warning]:
     warnings: list[Warning] = []
     for name, status in sorted(cards.sources.items()):
         label = {"pagerduty": "PagerDuty", "prometheus": "Prometheus"}.get(name, name)
@@ -230,7 +260,7 @@ def data_quality(snapshot: Snapshot, cards: Scorecards) -> list[Warning]:
             what = "incident" if name == "pagerduty" else "SLO"
             warnings.append(Warning("info", f"{label}: {status.detail}; this report has no {what} metrics (shown as "
                                             "—), and the priority ranking leaves them out."))
-    if snapshot.window.provisional:
+    if cards.window.provisional:
         warnings.append(Warning("warning", "Provisional: this rotation has not ended yet; numbers will change."))
     low = [f"{s.service} · {s.name}" for c in cards.services for s in c.slos if s.status == "low_traffic"]
     if low:
@@ -311,7 +341,8 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
     setup = snapshot.setup
     tz = snapshot.window.timezone
     ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)
-    on_call = sorted((r for r in cards.responders if r.on_call_hours > 0), key=lambda r: (-r.on_call_hours, r.name))
+    on_call = sorted((r for r in cards.responders if (r.on_call_hours or 0) > 0),
+                     key=lambda r: (-(r.on_call_hours or 0), r.name))
     recurring = [p for p in cards.problems if p.count >= 2][:10]
     burners = [
         (slo, attr)
@@ -344,7 +375,7 @@ def build_context(snapshot: Snapshot, cards: Scorecards, medium: str, charts: di
         timezone=tz,
         window_label=snapshot.window.label(),
         generated_label=generated.strftime("%a %-d %b %Y %H:%M %Z"),
-        warnings=data_quality(snapshot, cards),
+        warnings=data_quality(cards),
         charts=charts,
         ranked=ranked,
         on_call=on_call,
@@ -397,13 +428,19 @@ def environment(templates_dir: Path | None = None) -> Environment:
 def render_html(context: ReportContext, env: Environment) -> str:
     """The page or the print HTML. When an item could not be rendered, the page is rendered once more
     with a banner line naming it (rendering is deterministic: the same items fail again)."""
-    template = env.get_template("report.html.j2")
-    html = template.render(ctx=context, c=context.cards)
-    if context.guard.errors:
-        names = _some([e.item for e in context.guard.errors])
-        context.warnings.append(Warning("warning", f"Left out by an error while rendering: {names}. Their numbers are "
-                                                   "in scorecards.json."))
+    try:
+        template = env.get_template("report.html.j2")
         html = template.render(ctx=context, c=context.cards)
+        if context.guard.errors:
+            names = _some([e.item for e in context.guard.errors])
+            context.warnings.append(Warning("warning", f"Left out by an error while rendering: {names}. Their "
+                                                       "numbers are in scorecards.json."))
+            html = template.render(ctx=context, c=context.cards)
+    except TemplateError as exc:
+        problem = template_problem(exc, context.guard.custom_dir)
+        if problem is None:
+            raise
+        raise problem from None
     return html
 
 

@@ -123,7 +123,7 @@ def interruption_frame(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snaps
     meta = inc.set_index("id")[["service", "team"]]
     notes = notes.join(meta, on="incident_id")
     zones = {u.id: u.time_zone for u in snapshot.pagerduty.users if u.time_zone}
-    notes["zone"] = notes["user_id"].map(zones).fillna(snapshot.window.timezone)
+    notes["zone"] = [zones.get(user, snapshot.window.timezone) for user in notes["user_id"]]
     hour = pd.Series(0, index=notes.index, dtype="int64")
     weekday = pd.Series(0, index=notes.index, dtype="int64")
     for zone, part in notes.groupby("zone")["created_at"]:
@@ -212,6 +212,8 @@ def responder_scorecards(
     per_user = per_user.reindex(per_user.index.union(pd.Index(notified)))
     names = {u.id: u.name for u in snapshot.pagerduty.users}  # a user absent from /users: deleted, or hidden
     zones = {u.id: u.time_zone for u in snapshot.pagerduty.users}
+    no_zones = "users" in snapshot.pagerduty.unavailable  # the hour buckets need each user's own zone
+    no_shifts = "schedules" in snapshot.pagerduty.unavailable
     result = []
     for user_id, row in per_user.sort_index().iterrows():
         result.append(
@@ -220,10 +222,10 @@ def responder_scorecards(
                 name=names.get(str(user_id), f"unknown user ({user_id})"),
                 time_zone=zones.get(str(user_id)) or window.timezone,
                 interruptions=int(_zero(row.get("interruptions"))),
-                interruptions_sleep=int(_zero(row.get("interruptions_sleep"))),
-                interruptions_off_hours=int(_zero(row.get("interruptions_off_hours"))),
+                interruptions_sleep=None if no_zones else int(_zero(row.get("interruptions_sleep"))),
+                interruptions_off_hours=None if no_zones else int(_zero(row.get("interruptions_off_hours"))),
                 acknowledged=int(_zero(row.get("acknowledged"))),
-                on_call_hours=float(_zero(row.get("on_call_hours"))),
+                on_call_hours=None if no_shifts else float(_zero(row.get("on_call_hours"))),
             )
         )
     return result
@@ -296,11 +298,13 @@ def build_scorecards(
         frame = by_service if frame_name == "service" else by_team
         return _metrics_for(frame, key)
 
+    unknown = unknown_keys(snapshot)
+    overall = _blank(overall, unknown)
     service_cards = [
         ServiceScorecard(
             service=name,
             team=svc.team,
-            incidents=incidents_of("service", name),
+            incidents=_blank(incidents_of("service", name), unknown),
             slos=[s for s in slos if s.service == name],
         )
         for name, svc in zip(services, setup.services, strict=True)
@@ -315,7 +319,8 @@ def build_scorecards(
         ]
         extras["previous_overall"] = history.previous_overall
         extras["history_windows"] = len(history.windows)
-    team_cards = [TeamScorecard(team=t.name, incidents=incidents_of("team", t.name)) for t in setup.teams]
+    team_cards = [TeamScorecard(team=t.name, incidents=_blank(incidents_of("team", t.name), unknown))
+                  for t in setup.teams]
     return Scorecards(
         window=snapshot.window,
         generated_at=generated_at or snapshot.generated_at,
@@ -328,6 +333,22 @@ def build_scorecards(
         item_errors=item_errors,
         **extras,
     )
+
+
+UNKNOWN_WITHOUT: dict[str, tuple[str, ...]] = {
+    # an optional PagerDuty part that could not be read, and the incident keys that need it
+    "priorities": ("incidents_major",),
+    "users": ("interruptions_business", "interruptions_off_hours", "interruptions_sleep"),
+}
+
+
+def unknown_keys(snapshot: Snapshot) -> set[str]:
+    missing = snapshot.pagerduty.unavailable if snapshot.pagerduty else {}
+    return {key for part in missing for key in UNKNOWN_WITHOUT.get(part, ())}
+
+
+def _blank(metrics: IncidentMetrics, keys: set[str]) -> IncidentMetrics:
+    return metrics.model_copy(update=dict.fromkeys(keys)) if keys and metrics.known else metrics
 
 
 def _guarded_trend(card: ServiceScorecard, history: History, snapshot: Snapshot,

@@ -214,6 +214,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    body: bytes | None = None  # answered as is (with ``status``, default 200): a malformed answer
+    content_type: str = "application/json; charset=utf-8"
 
 
 class ApiError(Exception):
@@ -382,16 +384,20 @@ class FakePagerDuty:
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
         drop: bool = False,
+        body: bytes | None = None,
+        content_type: str = "application/json; charset=utf-8",
     ) -> Fault:
         """The next ``times`` requests whose path starts with ``path_prefix`` wait ``delay`` seconds,
         then have their connection closed without a response (``drop``), or get ``status`` with
         PagerDuty's error body (429: code 2020) and exactly ``headers`` (for example
         ``ratelimit-reset``), or else are served normally. The oldest matching fault applies first;
-        injected answers are counted and recorded but not validated.
+        injected answers are counted and recorded but not validated. ``body`` answers those bytes as
+        they are, with ``content_type`` and ``status`` (default 200): HTML from a proxy, an empty or a
+        malformed body.
         """
-        if status is None and not drop and delay <= 0:
-            raise ValueError("give status, drop or delay")
-        fault = Fault(path_prefix, status, times, dict(headers or {}), delay, drop)
+        if status is None and not drop and delay <= 0 and body is None:
+            raise ValueError("give status, drop, delay or body")
+        fault = Fault(path_prefix, status, times, dict(headers or {}), delay, drop, body, content_type)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -448,6 +454,10 @@ class FakePagerDuty:
             time.sleep(fault.delay)
             if fault.drop:
                 handler.close_connection = True
+                return
+            if fault.body is not None:
+                self._send(handler, fault.status or 200, fault.body, {**fault.headers,
+                                                                      "Content-Type": fault.content_type})
                 return
             if fault.status is not None:
                 code, message = _ERROR_CODES.get(fault.status, 2000), HTTPStatus(fault.status).phrase
@@ -512,10 +522,11 @@ class FakePagerDuty:
     def _send(handler: _Handler, status: int, data: bytes, headers: Mapping[str, str]) -> None:
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            handler.send_header("Content-Type", headers.get("Content-Type", "application/json; charset=utf-8"))
             handler.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
-                handler.send_header(name, value)
+                if name != "Content-Type":
+                    handler.send_header(name, value)
             handler.end_headers()
             handler.wfile.write(data)
         except OSError:
