@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -226,6 +228,32 @@ def test_transient_errors_are_retried(fake, fault):
     data, status = collector(fake).collect(WINDOW)
     assert sum(len(i.log_entries) for i in data.incidents) == 5 + 3 + 4 + 2
     assert status.status == "ok"
+
+
+RETRYING = """
+import sys
+from datetime import UTC, datetime
+from opsmeeting.collectors.pagerduty import PagerDutyCollector
+from opsmeeting.config import PagerDutySource
+from opsmeeting.window import Window
+source = PagerDutySource(base_url=sys.argv[1], ca_bundle=sys.argv[2], max_retries=3, requests_per_minute=0)
+collector = PagerDutyCollector(source, service_ids=["PS1"], token="test-token", backoff=0.001,
+                               now=lambda: datetime(2026, 11, 3, tzinfo=UTC))
+_, status = collector.collect(Window(start="2026-10-19T08:00:00Z", end="2026-11-02T08:00:00Z"))
+print(status.status)
+"""
+
+
+def test_a_retried_error_prints_nothing_from_the_client(fake):
+    """The official client, whose own retries are off, would log "Non-transient HTTP error: exceeded
+    maximum number of attempts (-1)" to stderr for a 503 that our loop then retries successfully."""
+    world(fake)
+    fake.inject("/incidents", status=503, times=1)
+    done = subprocess.run([sys.executable, "-c", RETRYING, fake.url, fake.ca_bundle], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert fake.request_counts()["GET /incidents"] >= 2  # the 503 was answered, and retried
+    assert done.stderr == ""
 
 
 def test_slow_responses_time_out_and_retry(fake):
