@@ -221,8 +221,8 @@ def stage_pd_naive(args: argparse.Namespace, meter: Meter) -> Json:
 
 
 def stage_prom_collect(args: argparse.Namespace, meter: Meter) -> Json:
+    from opsmeeting.config.slo_import import load_slos
     from opsmeeting.pipeline import COLLECTORS
-    from opsmeeting.slo_import import load_slos
 
     config, window = _load(args.config, args.window)
     collector = COLLECTORS["prometheus"](config, load_slos(config), os.environ)
@@ -240,8 +240,8 @@ def stage_prom_window(args: argparse.Namespace, meter: Meter) -> Json:
     """Only what slo-generator computes (each SLO's window good and total), through the collector's own
     client and queries: two grouped instant queries per SLO definition, one after the other."""
     from opsmeeting.collectors.prometheus import fill, queries_for
+    from opsmeeting.config.slo_import import load_slos
     from opsmeeting.pipeline import COLLECTORS
-    from opsmeeting.slo_import import load_slos
 
     config, window = _load(args.config, args.window)
     slos = load_slos(config)
@@ -390,7 +390,7 @@ def _read(directory: str, meter: Meter) -> Any:
 
 
 def stage_aggregate(args: argparse.Namespace, meter: Meter) -> Json:
-    from opsmeeting.report.scorecards import build_scorecards
+    from opsmeeting.aggregate.scorecards import build_scorecards
 
     snapshot = _read(args.snapshot, meter)
     walls = []
@@ -465,7 +465,7 @@ def _pdf_pages(data: bytes | None) -> int | None:
 
 
 def stage_render(args: argparse.Namespace, meter: Meter) -> Json:
-    from opsmeeting.report.scorecards import build_scorecards
+    from opsmeeting.aggregate.scorecards import build_scorecards
 
     snapshot = _read(args.snapshot, meter)
     with meter.step("aggregation"):
@@ -500,9 +500,10 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
     """``opsmeeting run --force`` through the library: the CLI's ``Runner`` itself, each of its steps
     metered by wrapping the functions it calls (collectors, snapshot, history, aggregation, wheel,
     charts, HTML, PDF, files, email, archive index). What no wrapper covers is ``other``."""
-    from opsmeeting import runner, wheel_store
+    from opsmeeting import runner
     from opsmeeting.cli import choose_window, parse_moment
     from opsmeeting.config import load_config
+    from opsmeeting.meeting import wheel_store
     from opsmeeting.report import render
 
     began = time.perf_counter()

@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.collectors.pagerduty import PagerDutyCollector
-from opsmeeting.collectors.prometheus import PrometheusCollector, SloDefinition, queries_for
-from opsmeeting.config import Config
+from opsmeeting.collectors.prometheus import PrometheusCollector, queries_for
+from opsmeeting.config import Config, SloDefinition
+from opsmeeting.config.slo_import import load_slos
 from opsmeeting.errors import CollectorError, ExitCode, write_crash_log
 from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceStatus
-from opsmeeting.report.model import Scorecards
-from opsmeeting.slo_import import load_slos
 from opsmeeting.window import Window
 
 log = logging.getLogger("opsmeeting")

@@ -30,24 +30,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opsmeeting import wheel_store
+from opsmeeting.aggregate.history import load_history
+from opsmeeting.aggregate.model import Scorecards
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.config import Config
-from opsmeeting.delivery import DeliveryError, build_message, send
+from opsmeeting.delivery.email import DeliveryError, build_message, send
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
-from opsmeeting.history import load_history
-from opsmeeting.items import ItemBook
-from opsmeeting.ledger import Delivery, Ledger, WindowRecord
+from opsmeeting.meeting import wheel_store
+from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.notes import read_notes
 from opsmeeting.models import Snapshot
-from opsmeeting.notes import read_notes
 from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.archive import write_index
-from opsmeeting.report.model import Scorecards
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.store import Store, window_key
+from opsmeeting.store.ledger import Delivery, Ledger, WindowRecord
 from opsmeeting.window import Window
 
 EMAIL = "email"

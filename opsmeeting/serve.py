@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from opsmeeting import wheel_store
 from opsmeeting.config import Config
 from opsmeeting.errors import InputError
-from opsmeeting.items import ItemBook
+from opsmeeting.meeting import wheel_store
+from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.wheel_store import record_pick
 from opsmeeting.store import Store
-from opsmeeting.wheel_store import record_pick
 
 MAX_BODY = 16 * 1024
 MAX_PATH = 2048  # characters of the request target

@@ -56,9 +56,9 @@ HOSTILE_INCIDENT_URL = "javascript:window.__pwned=7"
 def hostile_snapshot() -> tuple[Any, str]:
     """The bundled sample made hostile: markup in an incident title and in the report title, javascript:
     links in a log-entry note and in the incident's URL. Returns the snapshot and that incident's id."""
+    from opsmeeting.aggregate.scorecards import build_scorecards
     from opsmeeting.cli import sample_snapshot_dir
     from opsmeeting.models import LogEntry
-    from opsmeeting.report.scorecards import build_scorecards
     from opsmeeting.snapshot import read_snapshot
 
     sample = read_snapshot(sample_snapshot_dir())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from opsmeeting.report.model import INCIDENT_KEYS
+from opsmeeting.aggregate.model import INCIDENT_KEYS
 from opsmeeting.snapshot import read_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from opsmeeting.aggregate import slo
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import main, sample_snapshot_dir
-from opsmeeting.report import render, slo
-from opsmeeting.report.scorecards import build_scorecards
+from opsmeeting.report import render
 from opsmeeting.snapshot import read_snapshot
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import opsmeeting.store as store_module
-from opsmeeting.ledger import Ledger
+import opsmeeting.store.db as store_module
 from opsmeeting.store import Store
+from opsmeeting.store.ledger import Ledger
 from opsmeeting.window import Window
 
 WINDOW = Window(start="2026-10-19T08:00:00Z", end="2026-11-02T08:00:00Z", timezone="Europe/Lisbon")

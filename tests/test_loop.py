@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from opsmeeting.cli import main
-from opsmeeting.notes import render_markdown
+from opsmeeting.meeting.notes import render_markdown
 from tests.accounts import quiet_account
 from tests.clock import PINNED_NOW, session_now
 

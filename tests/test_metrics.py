@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.models import BinnedCounts, Counts, OnCallShift, PrometheusData, SloMeasurement
-from opsmeeting.report.scorecards import build_scorecards
 from tests.builders import END, START, ack, at, escalate, incident, notify, resolve, snapshot
 
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors.pagerduty import PagerDutyCollector, PagerDutyFailure
 from opsmeeting.config import PagerDutySource
 from opsmeeting.models import Setup, SetupService, SetupTeam, Snapshot, SourceStatus
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.window import RotationClock
 from tests.fakes import pagerduty_data as pd
 from tests.fakes.pagerduty import FakePagerDuty

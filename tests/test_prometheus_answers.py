@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors.prometheus import PrometheusCollector
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
 from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot
 from opsmeeting.report.output import scorecards_csv, scorecards_json
 from opsmeeting.report.render import render_report
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.window import Window
 
 WINDOW = Window(start="2026-10-19T08:00:00Z", end="2026-11-02T08:00:00Z")

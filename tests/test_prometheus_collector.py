@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import main
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, le_matcher
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, parse_config
+from opsmeeting.config.slo_import import load_slos
 from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot
-from opsmeeting.report.scorecards import build_scorecards
-from opsmeeting.slo_import import load_slos
 from opsmeeting.window import Window
 from tests.fakes.prometheus import free_port
 

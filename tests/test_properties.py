@@ -7,9 +7,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsmeeting.aggregate.model import INCIDENT_KEYS
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.models import BinnedCounts, Counts, PrometheusData, SloMeasurement
-from opsmeeting.report.model import INCIDENT_KEYS
-from opsmeeting.report.scorecards import build_scorecards
 from tests.builders import END, START, ack, at, incident, notify, resolve, snapshot
 
 SECONDS = int((END - START).total_seconds())

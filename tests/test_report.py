@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import sample_snapshot_dir
+from opsmeeting.meeting.wheel_store import fresh_view
 from opsmeeting.models import Snapshot
 from opsmeeting.report.render import render_report
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.snapshot import read_snapshot
-from opsmeeting.wheel_store import fresh_view
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("OPSMEETING_UPDATE_GOLDEN") == "1"

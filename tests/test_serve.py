@@ -20,11 +20,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from opsmeeting import wheel_store
 from opsmeeting.cli import main
 from opsmeeting.config import load_config
 from opsmeeting.errors import InputError
-from opsmeeting.items import ItemBook
+from opsmeeting.meeting import wheel_store
+from opsmeeting.meeting.items import ItemBook
 from opsmeeting.serve import MeetingServer, accepted_hosts, describe, host_names, make_server
 from opsmeeting.store import Store
 from tests.accounts import quiet_account

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from opsmeeting import wheel_store
 from opsmeeting.config import load_config
-from opsmeeting.items import ItemBook
+from opsmeeting.meeting import wheel_store
+from opsmeeting.meeting.items import ItemBook
 from opsmeeting.serve import make_server
 from opsmeeting.store import Store
 from tests.test_serve import NOW, make_archive, running

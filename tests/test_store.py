@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import opsmeeting.store as store_module
+import opsmeeting.store.db as store_module
+from opsmeeting.aggregate.history import load_history
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.errors import StoreError
-from opsmeeting.history import load_history
 from opsmeeting.report.output import scorecards_json
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.store import SCHEMA_VERSION, Store
 from opsmeeting.window import RotationClock
 from tests.builders import at, incident, snapshot
@@ -101,7 +101,7 @@ def test_a_failed_migration_changes_nothing(tmp_path, monkeypatch):
 WRITER = """
 import sys
 from datetime import UTC, datetime
-from opsmeeting.ledger import Ledger
+from opsmeeting.store.ledger import Ledger
 from opsmeeting.store import Store
 from opsmeeting.window import Window
 window = Window(start="2026-10-19T08:00:00Z", end="2026-11-02T08:00:00Z")

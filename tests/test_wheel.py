@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opsmeeting.wheel import (
+from opsmeeting.meeting.wheel import (
     Participant,
     Pick,
     WheelError,

@@ -33,7 +33,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
+from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, SloDefinition
 from opsmeeting.durations import format_duration
 from opsmeeting.errors import CollectorError
 from opsmeeting.models import (
@@ -48,7 +48,6 @@ from opsmeeting.window import Window
 
 STEP = timedelta(hours=1)
 PARTIAL = {"partial_response": "false", "deny_partial_response": "1"}
-SloDefinition = RatioSlo | LatencySlo
 
 
 class PrometheusFailure(CollectorError):

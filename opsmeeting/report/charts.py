@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from opsmeeting.report.model import Scorecards
+from opsmeeting.aggregate.model import Scorecards
 
 # Okabe–Ito, safe for the common colour-vision deficiencies.
 PALETTE = {

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsmeeting.aggregate.model import INCIDENT_KEYS, Scorecards
 from opsmeeting.fsutil import atomic_write_bytes, atomic_write_text
-from opsmeeting.report.model import INCIDENT_KEYS, Scorecards
 from opsmeeting.report.render import RenderedReport
 
 SLO_CSV_KEYS = ("status", "good", "total", "sli", "objective", "met", "error_budget_consumed",

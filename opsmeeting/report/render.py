@@ -33,10 +33,10 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from opsmeeting.aggregate.model import ItemError, Scorecards, ServiceScorecard, SloScorecard
 from opsmeeting.errors import InputError
 from opsmeeting.models import Setup, Snapshot
 from opsmeeting.report.charts import Chart, render_charts, sparkline_points
-from opsmeeting.report.model import ItemError, Scorecards, ServiceScorecard, SloScorecard
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -100,7 +100,7 @@ def fmt_signed(value: float | None, kind: str = "num") -> str:
 
 def sanitised_html(html: str | None) -> Markup:
     """The one filter that returns markup: notes already rendered from Markdown, cleaned again here."""
-    from opsmeeting.notes import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+    from opsmeeting.meeting.notes import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 
     if not html:
         return Markup("")
@@ -200,7 +200,7 @@ class ReportContext:
     sparklines: dict[tuple[str, str], str] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
-    wheel: Any = None  # opsmeeting.wheel_store.WheelView on the screen page; None in print
+    wheel: Any = None  # opsmeeting.meeting.wheel_store.WheelView on the screen page; None in print
     detailed: list[ServiceScorecard] = field(default_factory=list)  # services shown in full (appendix, SLOs)
     summarised: list[ServiceScorecard] = field(default_factory=list)  # the rest, one table row each (print)
     responders_shown: list[Any] = field(default_factory=list)

@@ -184,6 +184,7 @@ class LatencySlo(SloBase):
 
 
 Slo = Annotated[RatioSlo | LatencySlo, Field(discriminator="kind")]
+SloDefinition = RatioSlo | LatencySlo
 
 
 class SloImport(Strict):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from opsmeeting import wheel, wheel_store
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import InputError
-from opsmeeting.items import ItemBook
-from opsmeeting.notes import note_path
+from opsmeeting.meeting import wheel, wheel_store
+from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.notes import note_path
 from opsmeeting.store import Store
 from opsmeeting.window import RotationClock
 

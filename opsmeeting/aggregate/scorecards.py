@@ -12,8 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from opsmeeting.models import Snapshot
-from opsmeeting.report.model import (
+from opsmeeting.aggregate.model import (
     INCIDENT_KEYS,
     DayIncidents,
     History,
@@ -28,9 +27,10 @@ from opsmeeting.report.model import (
     ServiceTrend,
     TeamScorecard,
 )
-from opsmeeting.report.priority import rank_services
-from opsmeeting.report.problems import find_problems
-from opsmeeting.report.slo import slo_scorecards
+from opsmeeting.aggregate.priority import rank_services
+from opsmeeting.aggregate.problems import find_problems
+from opsmeeting.aggregate.slo import slo_scorecards
+from opsmeeting.models import Snapshot
 
 INTERRUPTING = ("sms_notification", "phone_notification", "push_notification")
 NON_USER_AGENTS = ("service_reference", "service", "integration_reference", "integration")

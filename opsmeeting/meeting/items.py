@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from opsmeeting.aggregate.model import Item, ItemsView
 from opsmeeting.errors import InputError
-from opsmeeting.report.model import Item, ItemsView
 from opsmeeting.store import Store
 
 KINDS = ("action", "parking_lot")

@@ -9,8 +9,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from opsmeeting.aggregate.model import BudgetAttribution, DailySli, ItemError, SloPrevious, SloScorecard, SloStatus
 from opsmeeting.models import Counts, DailyCounts, SetupSlo, SloMeasurement, Snapshot
-from opsmeeting.report.model import BudgetAttribution, DailySli, ItemError, SloPrevious, SloScorecard, SloStatus
 from opsmeeting.window import Window
 
 

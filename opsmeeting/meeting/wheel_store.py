@@ -11,10 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opsmeeting import wheel
+from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Config
+from opsmeeting.meeting import wheel
 from opsmeeting.models import Setup
-from opsmeeting.report.model import Scorecards
 from opsmeeting.store import Store
 
 

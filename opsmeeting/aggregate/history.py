@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsmeeting.report.model import History, IncidentMetrics
+from opsmeeting.aggregate.model import History, IncidentMetrics
 from opsmeeting.store import Store
 from opsmeeting.window import Window
 

@@ -21,8 +21,7 @@ from typing import Any
 
 import yaml
 
-from opsmeeting.collectors.prometheus import SloDefinition
-from opsmeeting.config import Config, RatioSlo, SloImport
+from opsmeeting.config.schema import Config, RatioSlo, SloDefinition, SloImport
 from opsmeeting.durations import parse_duration
 from opsmeeting.errors import ConfigError
 

@@ -13,9 +13,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Email
 from opsmeeting.errors import OpsMeetingError
-from opsmeeting.report.model import Scorecards
 from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_num, fmt_pct, fmt_sli
 
 

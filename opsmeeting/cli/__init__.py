@@ -20,22 +20,22 @@ from typing import Any
 import click
 
 from opsmeeting import __version__
-from opsmeeting.cli_loop import config_option, item, notes, wheel_group
+from opsmeeting.aggregate.model import Item, TeamNote
+from opsmeeting.aggregate.scorecards import build_scorecards
+from opsmeeting.cli.loop import config_option, item, notes, wheel_group
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, check_queries
 from opsmeeting.config import Config, load_config
+from opsmeeting.config.slo_import import load_slos
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError, write_crash_log
-from opsmeeting.items import items_view
+from opsmeeting.meeting.items import items_view
+from opsmeeting.meeting.notes import render_markdown
+from opsmeeting.meeting.wheel_store import fresh_view
 from opsmeeting.models import Snapshot
-from opsmeeting.notes import render_markdown
 from opsmeeting.pipeline import configured_sources, exit_code_for
-from opsmeeting.report.model import Item, TeamNote
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
-from opsmeeting.report.scorecards import build_scorecards
 from opsmeeting.runner import Runner
-from opsmeeting.slo_import import load_slos
 from opsmeeting.snapshot import read_snapshot, write_snapshot
-from opsmeeting.wheel_store import fresh_view
 from opsmeeting.window import RotationClock, Window, in_bounds, parse_window
 
 CONFIG_OPTION = config_option  # one definition, shared with the meeting-loop commands
@@ -343,7 +343,3 @@ def main(argv: list[str] | None = None) -> None:
                    err=True)
         sys.exit(ExitCode.FAILURE)
     sys.exit(ExitCode.OK)
-
-
-if __name__ == "__main__":
-    main()

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from opsmeeting.aggregate.model import PriorityReason, PriorityScore, Problem, ServiceScorecard
 from opsmeeting.models import PriorityWeights
-from opsmeeting.report.model import PriorityReason, PriorityScore, Problem, ServiceScorecard
 
 COMPONENTS = (
     "high_urgency_incidents",

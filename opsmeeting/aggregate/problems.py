@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from opsmeeting.report.model import Problem
+from opsmeeting.aggregate.model import Problem
 
 _SCRUBS: tuple[tuple[str, str], ...] = (
     (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>"),

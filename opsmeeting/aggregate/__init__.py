@@ -1,0 +1,1 @@
+"""Aggregation: a snapshot becomes scorecards (pandas stays inside this package's modules)."""

@@ -1,0 +1,1 @@
+"""Delivery of what rendering made: the pre-read by email."""
