@@ -49,6 +49,7 @@ class CollectorError(OpsMeetingError):
 
     def __init__(self, source: str, message: str) -> None:
         self.source = source
+        self.message = message  # without the source's name
         super().__init__(f"{source}: {message}")
 
 

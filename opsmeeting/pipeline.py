@@ -117,7 +117,7 @@ def collect(
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
         except Exception as exc:  # a source's failure, expected or not, never costs another source its data
             if isinstance(exc, CollectorError):
-                detail = str(exc).split(": ", 1)[-1]
+                detail = exc.message
             else:
                 try:
                     where = f"traceback in {write_crash_log(exc)}"
@@ -168,5 +168,4 @@ def exit_code_for(snapshot: Snapshot, cards: Scorecards | None = None) -> ExitCo
 
 
 def window_directory(out: Path, window: Window) -> Path:
-    suffix = "-provisional" if window.provisional else ""
-    return out / f"{window.slug}{suffix}"
+    return out / window.folder

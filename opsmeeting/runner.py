@@ -46,7 +46,7 @@ from opsmeeting.report.archive import write_index
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.snapshot import read_snapshot, write_snapshot
-from opsmeeting.store import Store, window_key
+from opsmeeting.store import Store
 from opsmeeting.store.ledger import Delivery, Ledger, WindowRecord
 from opsmeeting.window import Window
 
@@ -117,7 +117,7 @@ class Runner:
                            "delivered now")
             ledger = Ledger(store, self.now())
             result = self._run_window(store, ledger, window, force)
-            failed = self._catch_up(store, ledger, skip=window_key(window) + _suffix(window))
+            failed = self._catch_up(store, ledger, skip=window.key)
             write_index(self.out, title=self.config.output.title)
         if failed and result.exit_code in (ExitCode.OK, ExitCode.DEGRADED):
             result = RunResult(ExitCode.DELIVERY_FAILED, result.files,
@@ -127,7 +127,7 @@ class Runner:
     # --- this run's window -------------------------------------------------------------------------
 
     def _run_window(self, store: Store, ledger: Ledger, window: Window, force: bool) -> RunResult:
-        key = window_key(window) + _suffix(window)
+        key = window.key
         target = window_directory(self.out, window)
         for leftover in remove_leftovers(target):
             self.log(f"removed {leftover.name}, left by an interrupted run")
@@ -319,10 +319,6 @@ class Runner:
 
 
 MANIFEST = "manifest.json"
-
-
-def _suffix(window: Window) -> str:
-    return "~provisional" if window.provisional else ""
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from opsmeeting.errors import InputError
+from opsmeeting.timefmt import iso_z
 
 FIRST_YEAR, LAST_YEAR = 1970, 2200  # the times opsmeeting works with (anchors, --as-of, windows)
 
@@ -64,6 +65,17 @@ class Window(BaseModel):
         """A file-system name for the window: ``2026-10-19_2026-11-02`` in the local zone."""
         start, end = self.local_start, self.local_end
         return f"{start:%Y-%m-%d}_{end:%Y-%m-%d}"
+
+    @property
+    def key(self) -> str:
+        """The window's identity in the store: ``<start>/<end>`` in UTC, ``~provisional`` for a rotation
+        still in progress (its report is not the final one)."""
+        return f"{iso_z(self.start)}/{iso_z(self.end)}" + ("~provisional" if self.provisional else "")
+
+    @property
+    def folder(self) -> str:
+        """The report's folder under the output directory: ``2026-10-19_2026-11-02[-provisional]``."""
+        return self.slug + ("-provisional" if self.provisional else "")
 
     @property
     def local_start(self) -> datetime:

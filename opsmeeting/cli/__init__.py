@@ -36,7 +36,7 @@ from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report
 from opsmeeting.runner import Runner
 from opsmeeting.snapshot import read_snapshot, write_snapshot
-from opsmeeting.window import RotationClock, Window, in_bounds, parse_window
+from opsmeeting.window import Window, in_bounds, parse_window
 
 CONFIG_OPTION = config_option  # one definition, shared with the meeting-loop commands
 
@@ -90,13 +90,13 @@ def check_config(config_file: Path, offline: bool, as_of: str | None) -> None:
     click.echo(summary(config, now))
     if offline or config.sources.prometheus is None or not slos:
         return
-    window = RotationClock(config.rotation.anchor, config.rotation.length, config.rotation.timezone).last_completed(
+    window = config.rotation.clock().last_completed(
         now, config.rotation.grace)
     collector = PrometheusCollector(config.sources.prometheus, slos, config.services)
     try:
         report = check_queries(collector, window)
     except PrometheusFailure as exc:
-        click.echo(f"Prometheus at {config.sources.prometheus.url}: {str(exc).removeprefix('Prometheus: ')} "
+        click.echo(f"Prometheus at {config.sources.prometheus.url}: {exc.message} "
                    "(use --offline to check the file alone)", err=True)
         sys.exit(ExitCode.FAILURE)
     click.echo(f"Prometheus {report.version or '(version unknown)'} at {config.sources.prometheus.url}:")
@@ -113,7 +113,7 @@ def check_config(config_file: Path, offline: bool, as_of: str | None) -> None:
 def summary(config: Config, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     rot = config.rotation
-    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    clock = rot.clock()
     last = clock.last_completed(now, rot.grace)
     current = clock.current(now)
     lines = [
@@ -228,7 +228,7 @@ def choose_window(config: Config, now: datetime, window_text: str | None, provis
         raise InputError("--window and --provisional do not go together")
     if window_text:
         return parse_window(window_text, rot.timezone)
-    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    clock = rot.clock()
     return clock.current(now) if provisional else clock.last_completed(now, rot.grace)
 
 

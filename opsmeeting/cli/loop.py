@@ -16,7 +16,6 @@ from opsmeeting.meeting import wheel, wheel_store
 from opsmeeting.meeting.items import ItemBook
 from opsmeeting.meeting.notes import note_path
 from opsmeeting.store import Store
-from opsmeeting.window import RotationClock
 
 config_option = click.option(
     "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -106,7 +105,7 @@ def notes_edit(config_path: Path, team: str, which: str) -> None:
     if config.notes is None:
         raise InputError("notes.directory is not configured: add `notes: {directory: notes}` to the configuration")
     rot = config.rotation
-    clock = RotationClock(rot.anchor, rot.length, rot.timezone)
+    clock = rot.clock()
     now = datetime.now(UTC)
     window = clock.current(now) if which == "current" else clock.last_completed(now, rot.grace)
     path = note_path(config.notes.directory, window, team)

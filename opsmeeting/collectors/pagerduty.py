@@ -41,6 +41,7 @@ from opsmeeting.models import (
     SourceStatus,
     User,
 )
+from opsmeeting.timefmt import iso_z, parse_iso
 from opsmeeting.window import Window
 
 PAGE = 100
@@ -107,16 +108,6 @@ class RequestLog:
         with self.lock:
             self.counts[endpoint] += 1
             self.seconds += seconds
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class PagerDutyCollector:
@@ -261,7 +252,7 @@ class PagerDutyCollector:
         parts as the probe's total says are needed (with room to spare), so a busy window costs one
         wasted probe rather than a bisection's worth."""
         try:
-            return self.pages(path, key, {**params, "since": _iso(since), "until": _iso(until)})
+            return self.pages(path, key, {**params, "since": iso_z(since), "until": iso_z(until)})
         except _OverCap as over:
             if until - since <= timedelta(minutes=1):
                 raise PagerDutyFailure(f"GET {path}: more than {OFFSET_CAP} results in one minute") from None
@@ -301,7 +292,7 @@ class PagerDutyCollector:
             try:
                 return read()
             except PagerDutyFailure as exc:
-                unavailable[part] = str(exc).removeprefix("PagerDuty: ")
+                unavailable[part] = exc.message
                 return default
 
         priorities = optional("priorities", lambda: [
@@ -395,7 +386,7 @@ class PagerDutyCollector:
         if team_ids:
             params["team_ids[]"] = team_ids
         # The probe is the first page of the account-wide list: reused when that list is chosen.
-        ranged_params = {**params, "since": _iso(since), "until": _iso(until)}
+        ranged_params = {**params, "since": iso_z(since), "until": iso_z(until)}
         probe = self.get("/log_entries", {**ranged_params, "limit": PAGE, "offset": 0, "total": "true"})
         total = probe.get("total")
         account_cost = math.inf if total is None else math.ceil(total / PAGE) + 2 * (total // OFFSET_CAP)
@@ -491,11 +482,11 @@ class PagerDutyCollector:
             try:
                 return self.get(
                     f"/schedules/{schedule_id}",
-                    {"since": _iso(window.start), "until": _iso(window.end), "time_zone": "UTC", "overflow": "true"},
+                    {"since": iso_z(window.start), "until": iso_z(window.end), "time_zone": "UTC", "overflow": "true"},
                     endpoint="GET /schedules/{id}",
                 )
             except PagerDutyFailure as exc:
-                return {"error": f"schedule {schedule_id}: {str(exc).removeprefix('PagerDuty: ')}"}
+                return {"error": f"schedule {schedule_id}: {exc.message}"}
 
         shifts, failed = [], []
         for schedule_id, body in zip(self.schedule_ids, self._parallel(one, self.schedule_ids), strict=True):
@@ -588,7 +579,7 @@ def _ref(raw: Json, key: str) -> Json:
 
 def _time_or_none(value: Any) -> datetime | None:
     try:
-        return _parse_time(value) if isinstance(value, str) else None
+        return parse_iso(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
 

@@ -269,7 +269,7 @@ class PrometheusCollector:
                 else:
                     results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], job.step)
             except PrometheusFailure as exc:
-                message = str(exc).removeprefix("Prometheus: ")
+                message = exc.message
                 errors.setdefault(job.slo, f"{job.kind} query failed: {message}")
 
         with ThreadPoolExecutor(max_workers=self.source.concurrency) as pool:
@@ -558,14 +558,14 @@ def check_queries(collector: PrometheusCollector, window: Window) -> CheckReport
             try:
                 collector.get_json("/api/v1/format_query", {"query": fill(text, window.duration)})
             except PrometheusFailure as exc:
-                report.invalid.append(f"SLO {slo.name} ({kind}): {str(exc).removeprefix('Prometheus: ')}")
+                report.invalid.append(f"SLO {slo.name} ({kind}): {exc.message}")
                 bad = True
         if bad:
             continue
         try:
             result = collector.instant(fill(q.total, window.duration), window.end)
         except PrometheusFailure as exc:
-            report.invalid.append(f"SLO {slo.name} (total): {str(exc).removeprefix('Prometheus: ')}")
+            report.invalid.append(f"SLO {slo.name} (total): {exc.message}")
             continue
         found = {labels[item["metric"].get(slo.group_by)] for item in result
                  if item.get("metric", {}).get(slo.group_by) in labels}

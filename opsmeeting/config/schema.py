@@ -28,7 +28,7 @@ from pydantic import (
 from opsmeeting.durations import format_duration, parse_duration
 from opsmeeting.errors import ConfigError
 from opsmeeting.models import PriorityWeights
-from opsmeeting.window import FIRST_YEAR, LAST_YEAR
+from opsmeeting.window import FIRST_YEAR, LAST_YEAR, RotationClock
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -92,6 +92,9 @@ class Rotation(Strict):
     timezone: TimeZoneName
     grace: Duration = Field(default=timedelta(hours=1))
     pagerduty_schedule_ids: list[str] = Field(default_factory=list)
+
+    def clock(self) -> RotationClock:
+        return RotationClock(self.anchor, self.length, self.timezone)
 
     @field_validator("length")
     @classmethod

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from opsmeeting.aggregate.model import Item, ItemsView
 from opsmeeting.errors import InputError
 from opsmeeting.store import Store
+from opsmeeting.timefmt import iso_z, parse_iso
 
 KINDS = ("action", "parking_lot")
 
@@ -16,8 +17,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -37,14 +36,14 @@ class ItemBook:
                 "INSERT INTO items (kind, team, owner, due, text, link, raised_by_team, while_listening_to, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, team, owner, due.isoformat() if due else None, text.strip(), link, team, while_listening_to,
-                 _iso(now or _now())),
+                 iso_z(now or _now())),
             )
             return int(cursor.lastrowid or 0)
 
     def done(self, item_id: int, now: datetime | None = None) -> Item:
         with self.store.transaction() as db:
             changed = db.execute("UPDATE items SET status = 'done', closed_at = ? WHERE id = ? AND status = 'open'",
-                                 (_iso(now or _now()), item_id)).rowcount
+                                 (iso_z(now or _now()), item_id)).rowcount
         item = self.get(item_id)
         if item is None:
             raise InputError(f"no item #{item_id}")
@@ -73,8 +72,8 @@ class ItemBook:
             f"FROM items {tail}", args).fetchall()
         return [
             Item(id=r[0], kind=r[1], team=r[2], owner=r[3], due=date.fromisoformat(r[4]) if r[4] else None,
-                 text=r[5], link=r[6], status=r[7], while_listening_to=r[8], created_at=_parse(r[9]),
-                 closed_at=_parse(r[10]) if r[10] else None)
+                 text=r[5], link=r[6], status=r[7], while_listening_to=r[8], created_at=parse_iso(r[9]),
+                 closed_at=parse_iso(r[10]) if r[10] else None)
             for r in rows
         ]
 
@@ -93,6 +92,3 @@ def items_view(items: list[Item], since: datetime, now: datetime) -> ItemsView:
         as_of=now,
     )
 
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opsmeeting.errors import InputError
+from opsmeeting.timefmt import iso_z, iso_z_or_none, parse_iso
 
 Mode = Literal["equal", "team_size", "custom"]
 RandomSource = random.Random | Callable[[], float]
@@ -455,22 +456,17 @@ def rows(
 # --- JSON -------------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _parse_time(value: object, where: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise WheelError(f"{where}: expected an ISO-8601 time or null, not {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_iso(value)
+    except ValueError as exc:
+        if "no offset" in str(exc):
+            raise WheelError(f"{where}: the time {value!r} has no UTC offset") from None
         raise WheelError(f"{where}: not an ISO-8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise WheelError(f"{where}: the time {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
 
 
 def _fields(item: object, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:
@@ -501,14 +497,14 @@ def to_json(state: WheelState) -> dict[str, Any]:
                 "static_weight": p.static_weight,
                 "members": p.members,
                 "selections": p.selections,
-                "last_selected": _iso(p.last_selected),
-                "excluded_until": _iso(p.excluded_until),
+                "last_selected": iso_z_or_none(p.last_selected),
+                "excluded_until": iso_z_or_none(p.excluded_until),
                 "excluded_reason": p.excluded_reason,
             }
             for p in state.participants.values()
         ],
         "history": [
-            {"name": pick.name, "at": _iso(pick.at), "rigged": pick.rigged, "reason": pick.reason}
+            {"name": pick.name, "at": iso_z(pick.at), "rigged": pick.rigged, "reason": pick.reason}
             for pick in state.history
         ],
     }

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from opsmeeting.errors import StoreError
+from opsmeeting.timefmt import iso_z, parse_iso
 from opsmeeting.window import Window
 
 MIGRATIONS: tuple[str, ...] = (
@@ -93,19 +94,6 @@ def _opening(path: Path) -> Iterator[None]:
     with handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
-
-
-def window_key(window: Window) -> str:
-    return f"{iso_z(window.start)}/{iso_z(window.end)}"
-
-
-def iso_z(moment: datetime) -> str:
-    """``2026-10-19T08:00:00Z``: how the store (and scorecards.json) write an instant."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _now() -> str:
@@ -196,7 +184,7 @@ class Store:
         """Store one window's scorecards (the scorecards.json document); writing it twice is a no-op
         beyond replacing the same rows."""
         window = scorecards["window"]
-        key = f"{window['start']}/{window['end']}"
+        key = Window.model_validate(window).key
         with self.transaction() as db:
             db.execute("DELETE FROM windows WHERE window_key = ?", (key,))
             db.execute(

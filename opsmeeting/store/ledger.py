@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from opsmeeting.store import Store, iso_z, parse_iso
+from opsmeeting.store.db import Store
+from opsmeeting.timefmt import iso_z, parse_iso
 from opsmeeting.window import Window
 
 DeliveryKind = Literal["report", "corrected", "resent"]
