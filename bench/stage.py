@@ -148,17 +148,21 @@ def _load(config_path: str, window_text: str) -> tuple[Any, Any]:
 
 
 def stage_pd_collect(args: argparse.Namespace, meter: Meter) -> Json:
-    from opsmeeting.pipeline import COLLECTORS
+    from opsmeeting.collectors import BuildContext
+    from opsmeeting.collectors.registry import SOURCES
+    from opsmeeting.model import IncidentData
 
     config, window = _load(args.config, args.window)
-    collector = COLLECTORS["pagerduty"](config, [], os.environ)
+    pagerduty = next(s for s in SOURCES if s.name == "pagerduty")
+    collector = pagerduty.factory(config, BuildContext(slos=[], environ=os.environ))
     assert collector is not None
     with meter.step("collect"):
         data, status = collector.collect(window)
-    ids = {i.id: sorted(e.id for e in i.log_entries) for i in data.incidents}
+    assert isinstance(data, IncidentData)
+    ids = {i.id: sorted(e.id for e in i.events) for i in data.incidents}
     Path(args.ids).write_text(json.dumps(ids))
     return {"status": status.model_dump(mode="json"), "incidents": len(data.incidents),
-            "log_entries": sum(len(v) for v in ids.values()), "users": len(data.users),
+            "log_entries": sum(len(v) for v in ids.values()), "users": len(data.people),
             "shifts": len(data.shifts)}
 
 
@@ -220,13 +224,20 @@ def stage_pd_naive(args: argparse.Namespace, meter: Meter) -> Json:
 # --- Prometheus ----------------------------------------------------------------------------------
 
 
-def stage_prom_collect(args: argparse.Namespace, meter: Meter) -> Json:
+def _prometheus_collector(config: Any) -> Any:
+    from opsmeeting.collectors import BuildContext
+    from opsmeeting.collectors.registry import SOURCES
     from opsmeeting.config.slo_import import load_slos
-    from opsmeeting.pipeline import COLLECTORS
 
-    config, window = _load(args.config, args.window)
-    collector = COLLECTORS["prometheus"](config, load_slos(config), os.environ)
+    prometheus = next(s for s in SOURCES if s.name == "prometheus")
+    collector = prometheus.factory(config, BuildContext(slos=load_slos(config), environ=os.environ))
     assert collector is not None
+    return collector
+
+
+def stage_prom_collect(args: argparse.Namespace, meter: Meter) -> Json:
+    config, window = _load(args.config, args.window)
+    collector = _prometheus_collector(config)
     with meter.step("collect"):
         data, status = collector.collect(window)
     values: dict[str, dict[str, list[float | None]]] = defaultdict(dict)
@@ -241,12 +252,10 @@ def stage_prom_window(args: argparse.Namespace, meter: Meter) -> Json:
     client and queries: two grouped instant queries per SLO definition, one after the other."""
     from opsmeeting.collectors.prometheus import fill, queries_for
     from opsmeeting.config.slo_import import load_slos
-    from opsmeeting.pipeline import COLLECTORS
 
     config, window = _load(args.config, args.window)
     slos = load_slos(config)
-    collector: Any = COLLECTORS["prometheus"](config, slos, os.environ)
-    assert collector is not None
+    collector = _prometheus_collector(config)
     labels = {svc.label: svc.name for svc in config.services}
     values: dict[str, dict[str, list[float | None]]] = defaultdict(dict)
     with meter.step("collect"):
@@ -266,33 +275,27 @@ def stage_prom_window(args: argparse.Namespace, meter: Meter) -> Json:
 
 
 def _pagerduty_data(org: Any, collected_at: datetime) -> Any:
-    """The generator's API objects through the collector's own mapping (``_incident``/``_entry``)."""
-    from opsmeeting.collectors.pagerduty import PagerDutyCollector
-    from opsmeeting.config import PagerDutySource
-    from opsmeeting.models import OnCallShift, PagerDutyData, PdService, PdTeam, Priority, User
+    """The generator's API objects through the collector's own mapping (``collectors.pagerduty.vocabulary``)."""
+    from opsmeeting.collectors.pagerduty import vocabulary as v
+    from opsmeeting.model import IncidentData
     from tests.fakes import pagerduty_data as pd
 
-    mapper = PagerDutyCollector(PagerDutySource(base_url="https://127.0.0.1:9"), service_ids=[], token="unused")
     by_incident: dict[str, list[Json]] = defaultdict(list)
     for entry in org.log_entries:
         by_incident[entry["incident"]["id"]].append(entry)
-    incidents = [mapper._incident(raw, by_incident[raw["id"]]) for raw in org.incidents]
+    rank_of = {p["id"]: i for i, p in enumerate(org.priorities)}
+    incidents = [v.incident_from_api(raw, [v.event_from_api(e) for e in by_incident[raw["id"]]], rank_of)
+                 for raw in org.incidents]
     window = (org.start.timestamp(), org.end.timestamp())
     shifts = []
     for schedule_id, schedule in sorted(org.schedules.items()):
         view = pd.schedule_between(schedule, window, overflow=True)
-        for item in view["final_schedule"]["rendered_schedule_entries"]:
-            shifts.append(OnCallShift(
-                schedule_id=schedule_id, user_id=item["user"]["id"],
-                start=datetime.fromisoformat(item["start"].replace("Z", "+00:00")),
-                end=datetime.fromisoformat(item["end"].replace("Z", "+00:00"))))
-    return PagerDutyData(
-        collected_at=collected_at,
-        users=[User(id=u["id"], name=u["name"], email=u["email"], time_zone=u["time_zone"]) for u in org.users],
-        teams=[PdTeam(id=t["id"], name=t["name"]) for t in org.teams],
-        services=[PdService(id=s["id"], name=s["name"], team_ids=[t["id"] for t in s["teams"]])
-                  for s in org.services],
-        priorities=[Priority(id=p["id"], name=p["name"], order=i) for i, p in enumerate(org.priorities)],
+        shifts += [s for item in view["final_schedule"]["rendered_schedule_entries"]
+                   if (s := v.shift_from_api(schedule_id, item)) is not None]
+    return IncidentData(
+        source="pagerduty", collected_at=collected_at, people=[v.person_from_api(u) for u in org.users],
+        teams=[v.team_from_api(t) for t in org.teams], services=[v.service_from_api(s) for s in org.services],
+        severities=v.severities_from_api(org.priorities),
         incidents=sorted(incidents, key=lambda i: (i.created_at, i.number)), shifts=shifts,
     )
 
@@ -300,7 +303,7 @@ def _pagerduty_data(org: Any, collected_at: datetime) -> Any:
 def _measurements(truth: Json, services: list[str], start: datetime) -> list[Any]:
     """SLO measurements from the dataset's exact truth: window, previous, period, daily; hourly bins
     hold the exact hourly bad events and the day's total spread evenly over its hours."""
-    from opsmeeting.models import BinnedCounts, Counts, DailyCounts, SloMeasurement
+    from opsmeeting.model import BinnedCounts, Counts, DailyCounts, SloMeasurement
 
     step = int(truth["attribution_step"])
     out = []
@@ -334,13 +337,14 @@ def stage_snapshot(args: argparse.Namespace, meter: Meter) -> Json:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import AS_OF, WINDOW_END, WINDOW_START, Scale, generate_org, service_name
 
-    from opsmeeting.models import (
-        PrometheusData,
+    from opsmeeting.model import (
         Setup,
         SetupService,
         SetupSlo,
         SetupTeam,
+        SloData,
         Snapshot,
+        SourceRole,
         SourceStatus,
     )
     from opsmeeting.snapshot import write_snapshot
@@ -360,7 +364,7 @@ def stage_snapshot(args: argparse.Namespace, meter: Meter) -> Json:
     setup = Setup(
         title="Ops Meeting (benchmark)",
         teams=[SetupTeam(name=t["name"], members=5) for t in org.teams],
-        services=[SetupService(name=names[i], team=team_of[s["id"]], pagerduty_service_ids=[s["id"]])
+        services=[SetupService(name=names[i], team=team_of[s["id"]], source_ids=[s["id"]])
                   for i, s in enumerate(org.services)],
         slos=[SetupSlo(name="availability", kind="ratio", objective=0.999, period_seconds=period, min_events=100),
               SetupSlo(name="latency", kind="latency", objective=0.99, period_seconds=period, min_events=100)],
@@ -369,12 +373,14 @@ def stage_snapshot(args: argparse.Namespace, meter: Meter) -> Json:
         window=Window(start=WINDOW_START, end=WINDOW_END, timezone="UTC"), generated_at=AS_OF, setup=setup,
         sources={"pagerduty": SourceStatus(status="ok", requests=1323),
                  "prometheus": SourceStatus(status="ok", requests=17)},
-        pagerduty=pd_data, prometheus=PrometheusData(collected_at=AS_OF, server_version="2.42.0",
-                                                     measurements=measurements),
+        roles={"incidents": SourceRole(source="pagerduty", label="PagerDuty"),
+               "slos": SourceRole(source="prometheus", label="Prometheus")},
+        incidents=pd_data, slos=SloData(source="prometheus", collected_at=AS_OF, source_version="2.42.0",
+                                        measurements=measurements),
     )
     with meter.step("write"):
         write_snapshot(snapshot, Path(args.dir))
-    return {"incidents": len(pd_data.incidents), "log_entries": sum(len(i.log_entries) for i in pd_data.incidents),
+    return {"incidents": len(pd_data.incidents), "log_entries": sum(len(i.events) for i in pd_data.incidents),
             "measurements": len(measurements), "bins": sum(len(m.bins) for m in measurements),
             "services": len(names)}
 
@@ -569,7 +575,7 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
         "message": result.message, "log": lines[-20:],
         "sources": {k: v.model_dump(mode="json") for k, v in snapshot.sources.items()},
         "library_timings_s": rendered.timings if rendered else {}, "services": len(seen["cards"].services),
-        "incidents": len(snapshot.pagerduty.incidents) if snapshot.pagerduty else None,
+        "incidents": len(snapshot.incidents.incidents) if snapshot.incidents else None,
         "pdf_pages": _pdf_pages(rendered.pdf if rendered else None),
         "pdf_bytes": len(rendered.pdf or b"") if rendered else 0,
         "html_bytes": len(rendered.html.encode()) if rendered else 0,

@@ -1,8 +1,8 @@
 """The stages wired together: configuration → collectors → snapshot → scorecards → report files.
 
-Collectors are registered explicitly (``COLLECTORS``); an unknown name fails loudly. A source
-that fails does not stop the run: its data is ``None`` in the snapshot, its status says why, and
-the report carries a banner.
+Sources are registered explicitly (``collectors.registry.SOURCES``, or the ``sources`` a caller
+passes). A source that fails does not stop the run: its data is ``None`` in the snapshot, its
+status says why, and the report carries a banner.
 """
 
 from __future__ import annotations
@@ -11,63 +11,43 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from opsmeeting.aggregate.model import Scorecards
-from opsmeeting.collectors.pagerduty import PagerDutyCollector
-from opsmeeting.collectors.prometheus import PrometheusCollector, queries_for
+from opsmeeting.collectors import BuildContext, Collector, Source
+from opsmeeting.collectors.prometheus import queries_for
+from opsmeeting.collectors.registry import SOURCES
 from opsmeeting.config import Config, SloDefinition
 from opsmeeting.config.slo_import import load_slos
-from opsmeeting.errors import CollectorError, ExitCode, write_crash_log
-from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceStatus
+from opsmeeting.errors import CollectorError, ExitCode, InputError, write_crash_log
+from opsmeeting.model import (
+    IncidentData,
+    Role,
+    Setup,
+    SetupService,
+    SetupSlo,
+    SetupTeam,
+    SloData,
+    Snapshot,
+    SourceRole,
+    SourceStatus,
+)
 from opsmeeting.window import Window
 
 log = logging.getLogger("opsmeeting")
-
-
-class Collector(Protocol):
-    name: str
-
-    def collect(self, window: Window) -> tuple[Any, SourceStatus]: ...
-
-    def request_counts(self) -> dict[str, int]: ...
-
-
-def _pagerduty(config: Config, slos: list[SloDefinition], environ: Mapping[str, str]) -> Collector | None:
-    source = config.sources.pagerduty
-    if source is None:
-        return None
-    return PagerDutyCollector(
-        source,
-        service_ids=[pid for svc in config.services for pid in svc.pagerduty_service_ids],
-        schedule_ids=config.rotation.pagerduty_schedule_ids,
-        environ=dict(environ),
-    )
-
-
-def _prometheus(config: Config, slos: list[SloDefinition], environ: Mapping[str, str]) -> Collector | None:
-    source = config.sources.prometheus
-    if source is None or not slos:
-        return None
-    return PrometheusCollector(source, slos, config.services, environ=dict(environ))
-
-
-CollectorFactory = Callable[[Config, list[SloDefinition], Mapping[str, str]], "Collector | None"]
-COLLECTORS: dict[str, CollectorFactory] = {"pagerduty": _pagerduty, "prometheus": _prometheus}
 
 
 def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
     return Setup(
         title=config.output.title,
         page_size=config.output.page_size,
-        pagerduty_url=config.sources.pagerduty.url if config.sources.pagerduty else None,
         public_url=config.output.public_url,
-        teams=[SetupTeam(name=t.name, display_name=t.display_name, members=t.members) for t in config.teams],
-        services=[SetupService(name=s.name, team=s.team, pagerduty_service_ids=s.pagerduty_service_ids)
+        teams=[SetupTeam(name=t.name, display_name=t.display_name, members=t.members,
+                         source_ids=t.pagerduty_team_ids) for t in config.teams],
+        services=[SetupService(name=s.name, team=s.team, source_ids=s.pagerduty_service_ids)
                   for s in config.services],
         slos=[
             SetupSlo(
@@ -96,24 +76,40 @@ def collect(
     *,
     environ: Mapping[str, str] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    factories: Mapping[str, CollectorFactory] | None = None,
+    sources: Sequence[Source] = SOURCES,
     on_step: Callable[[str], None] = lambda _: None,
 ) -> Collected:
-    """Run every configured collector for ``window``; a failing source is recorded, not raised."""
+    """Run every registered source's collector for ``window``; a failing source is recorded, not
+    raised, and never costs another source its data. One source per role may be configured."""
     env = environ if environ is not None else os.environ
     slos = load_slos(config)
-    sources: dict[str, SourceStatus] = {}
-    data: dict[str, Any] = {}
+    context = BuildContext(slos=slos, environ=env)
+    statuses: dict[str, SourceStatus] = {}
+    data: dict[Role, IncidentData | SloData | None] = {}
+    roles: dict[Role, SourceRole] = {}
     timings: dict[str, float] = {}
-    for name, factory in (factories or COLLECTORS).items():
+    built: list[tuple[Source, Collector | None, CollectorError | None]] = []
+    for source in sources:
+        try:  # a factory may already fail (a token not set, a CA bundle that cannot be read)
+            built.append((source, source.factory(config, context), None))
+        except CollectorError as exc:
+            built.append((source, None, exc))
+    for role in ("incidents", "slos"):
+        configured = [s.name for s, c, e in built if (c is not None or e is not None) and s.role == role]
+        if len(configured) > 1:
+            raise InputError(f"more than one {role} source is configured ({', '.join(configured)}): keep one")
+    for source, collector, broken in built:
+        if collector is None and broken is None:
+            statuses[source.name] = SourceStatus(status="not_configured", detail=source.not_configured(config, context))
+            roles.setdefault(source.role, SourceRole(source=source.name, label=source.label))
+            continue
+        roles[source.role] = SourceRole(source=source.name, label=source.label)
         started = time.perf_counter()
-        collector: Collector | None = None
         try:
-            collector = factory(config, slos, env)
-            if collector is None:
-                sources[name] = SourceStatus(status="not_configured", detail=_not_configured(config, name, slos))
-                continue
-            data[name], sources[name] = collector.collect(window)
+            if broken is not None:
+                raise broken
+            assert collector is not None
+            data[source.role], statuses[source.name] = collector.collect(window)
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
         except Exception as exc:  # a source's failure, expected or not, never costs another source its data
             if isinstance(exc, CollectorError):
@@ -125,30 +121,25 @@ def collect(
                     where = "no crash log could be written"
                 detail = f"unexpected {type(exc).__name__}: {str(exc)[:200]} ({where})"
             counts = collector.request_counts() if collector is not None else {}
-            sources[name] = SourceStatus(status="failed", detail=detail, requests=sum(counts.values()),
-                                         requests_by_endpoint=counts,
-                                         seconds=round(time.perf_counter() - started, 3))
-            data[name] = None
-        timings[name] = time.perf_counter() - started
-        status = sources.get(name)
-        if status is not None and status.status != "not_configured":
-            on_step(f"{name}: {status.status}, {status.requests} requests in {timings[name]:.1f} s"
-                    + (f" ({status.detail})" if status.status != "ok" else ""))
+            statuses[source.name] = SourceStatus(status="failed", detail=detail, requests=sum(counts.values()),
+                                                 requests_by_endpoint=counts,
+                                                 seconds=round(time.perf_counter() - started, 3))
+            data[source.role] = None
+        timings[source.name] = time.perf_counter() - started
+        status = statuses[source.name]
+        on_step(f"{source.name}: {status.status}, {status.requests} requests in {timings[source.name]:.1f} s"
+                + (f" ({status.detail})" if status.status != "ok" else ""))
+    incidents, slo_data = data.get("incidents"), data.get("slos")
     snapshot = Snapshot(
         window=window,
         generated_at=now(),
         setup=setup_from_config(config, slos),
-        sources=sources,
-        pagerduty=data.get("pagerduty"),
-        prometheus=data.get("prometheus"),
+        sources=statuses,
+        roles=roles,
+        incidents=incidents if isinstance(incidents, IncidentData) else None,
+        slos=slo_data if isinstance(slo_data, SloData) else None,
     )
     return Collected(snapshot=snapshot, timings=timings)
-
-
-def _not_configured(config: Config, name: str, slos: list[SloDefinition]) -> str:
-    if name == "prometheus" and config.sources.prometheus is not None and not slos:
-        return "no SLOs are defined (slos, slo_imports)"
-    return f"not configured (sources.{name})"
 
 
 def configured_sources(config: Config) -> list[str]:

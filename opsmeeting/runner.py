@@ -40,7 +40,7 @@ from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.meeting import wheel_store
 from opsmeeting.meeting.items import ItemBook
 from opsmeeting.meeting.notes import read_notes
-from opsmeeting.models import Snapshot
+from opsmeeting.model import Snapshot
 from opsmeeting.pipeline import collect, exit_code_for, window_directory
 from opsmeeting.report.archive import write_index
 from opsmeeting.report.output import ReportFiles, write_report

@@ -1,71 +1,117 @@
 """The snapshot directory: every raw datum a run collected, as JSON, so reports re-render offline.
 
-Layout::
+Layout (schema 2)::
 
     snapshot/
-      manifest.json     schema version, window, setup (no secrets), source statuses
-      pagerduty.json    incidents with their log entries, users, teams, services, priorities, shifts
-      prometheus.json   SLO measurements: window, previous window, period, daily and fine series
+      manifest.json     schema version, window, setup (no secrets), source statuses and roles
+      incidents.json    the incident source's data (IncidentData): incidents and their timelines,
+                        people, teams, services, severities, on-call shifts
+      slos.json         the SLO source's data (SloData): window, previous window, period, daily and
+                        fine series per service and SLO
+
+Schema 1 (``pagerduty.json`` and ``prometheus.json``, in PagerDuty's vocabulary) is read through a
+migration, so an archive of older reports still re-renders.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
+from opsmeeting.collectors.pagerduty.vocabulary import incident_data_from_v1
+from opsmeeting.collectors.prometheus import slo_data_from_v1
 from opsmeeting.errors import InputError
 from opsmeeting.fsutil import atomic_directory
-from opsmeeting.models import SCHEMA_VERSION, PagerDutyData, PrometheusData, Snapshot
+from opsmeeting.model import SCHEMA_VERSION, IncidentData, SloData, Snapshot
 
 MANIFEST = "manifest.json"
-PAGERDUTY = "pagerduty.json"
-PROMETHEUS = "prometheus.json"
+PARTS: dict[str, tuple[str, type[IncidentData] | type[SloData]]] = {
+    "incidents": ("incidents.json", IncidentData),
+    "slos": ("slos.json", SloData),
+}
+V1_PARTS = {"pagerduty": ("pagerduty.json", "incidents"), "prometheus": ("prometheus.json", "slos")}
 
 
 def write_snapshot(snapshot: Snapshot, directory: Path) -> None:
     """Write ``snapshot`` to ``directory`` atomically (the whole directory appears at once)."""
     with atomic_directory(directory) as tmp:
-        manifest = snapshot.model_dump(mode="json", exclude={"pagerduty", "prometheus"})
-        manifest["has_pagerduty"] = snapshot.pagerduty is not None
-        manifest["has_prometheus"] = snapshot.prometheus is not None
+        manifest = snapshot.model_dump(mode="json", exclude=set(PARTS))
+        manifest["parts"] = sorted(role for role in PARTS if getattr(snapshot, role) is not None)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        if snapshot.pagerduty is not None:
-            (tmp / PAGERDUTY).write_text(snapshot.pagerduty.model_dump_json() + "\n", encoding="utf-8")
-        if snapshot.prometheus is not None:
-            (tmp / PROMETHEUS).write_text(snapshot.prometheus.model_dump_json() + "\n", encoding="utf-8")
+        for role, (name, _) in PARTS.items():
+            part = getattr(snapshot, role)
+            if part is not None:
+                (tmp / name).write_text(part.model_dump_json() + "\n", encoding="utf-8")
 
 
 def read_snapshot(directory: Path) -> Snapshot:
-    """Read a snapshot directory; a clear InputError names the file and the problem."""
+    """Read a snapshot directory (schema 2, or 1 through its migration); a clear InputError names the
+    file and the problem."""
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise InputError(f"{directory}: not a snapshot directory (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{manifest_path}: unreadable: {exc}") from None
-    version = manifest.get("schema_version")
+    manifest = _json(manifest_path)
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version == 1:
+        return _validated(manifest_path, _from_v1(directory, manifest))
     if version != SCHEMA_VERSION:
-        raise InputError(f"{manifest_path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
-    has_pd = manifest.pop("has_pagerduty", False)
-    has_prom = manifest.pop("has_prometheus", False)
-    parts: dict[str, object] = {}
-    for flag, name, model in ((has_pd, PAGERDUTY, PagerDutyData), (has_prom, PROMETHEUS, PrometheusData)):
-        if not flag:
+        raise InputError(f"{manifest_path}: schema_version {version!r} is not supported (expected 1 or "
+                         f"{SCHEMA_VERSION})")
+    present = set(manifest.pop("parts", []))
+    document: dict[str, Any] = dict(manifest)
+    for role, (name, model) in PARTS.items():
+        if role not in present:
             continue
         path = directory / name
         try:
-            parts[name] = model.model_validate_json(path.read_bytes())
+            document[role] = model.model_validate_json(path.read_bytes())
         except OSError as exc:
             raise InputError(f"{path}: unreadable: {exc.strerror or exc}") from None
         except ValidationError as exc:
             raise InputError(f"{path}: invalid: {_first_errors(exc)}") from None
+    return _validated(manifest_path, document)
+
+
+def _from_v1(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 snapshot as a schema-2 document: slots by role, setup without PagerDuty's words."""
+    document = {k: v for k, v in manifest.items() if not k.startswith("has_")}
+    document["schema_version"] = SCHEMA_VERSION
+    setup = dict(document.get("setup", {}))
+    setup.pop("pagerduty_url", None)
+    setup["services"] = [{**{k: v for k, v in s.items() if k != "pagerduty_service_ids"},
+                          "source_ids": s.get("pagerduty_service_ids", [])} for s in setup.get("services", [])]
+    document["setup"] = setup
+    document["sources"] = {name: {**status, "status": "not_configured" if status.get("status") == "skipped"
+                                  else status.get("status")} for name, status in document.get("sources", {}).items()}
+    convert = {"pagerduty": incident_data_from_v1, "prometheus": slo_data_from_v1}
+    labels = {"pagerduty": "PagerDuty", "prometheus": "Prometheus"}
+    document["roles"] = {}
+    for source, (name, role) in V1_PARTS.items():
+        if manifest.get(f"has_{source}") or source in document["sources"]:
+            document["roles"][role] = {"source": source, "label": labels[source]}
+        if not manifest.get(f"has_{source}"):
+            continue
+        path = directory / name
+        try:
+            document[role] = convert[source](_json(path))
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            raise InputError(f"{path}: invalid schema-1 data: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return document
+
+
+def _json(path: Path) -> Any:
     try:
-        return Snapshot.model_validate(
-            {**manifest, "pagerduty": parts.get(PAGERDUTY), "prometheus": parts.get(PROMETHEUS)}
-        )
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable: {exc}") from None
+
+
+def _validated(manifest_path: Path, document: dict[str, Any]) -> Snapshot:
+    try:
+        return Snapshot.model_validate(document)
     except ValidationError as exc:
         raise InputError(f"{manifest_path}: invalid: {_first_errors(exc)}") from None
 

@@ -58,11 +58,11 @@ def hostile_snapshot() -> tuple[Any, str]:
     links in a log-entry note and in the incident's URL. Returns the snapshot and that incident's id."""
     from opsmeeting.aggregate.scorecards import build_scorecards
     from opsmeeting.cli import sample_snapshot_dir
-    from opsmeeting.models import LogEntry
+    from opsmeeting.model import Actor, Event
     from opsmeeting.snapshot import read_snapshot
 
     sample = read_snapshot(sample_snapshot_dir())
-    assert sample.pagerduty is not None
+    assert sample.incidents is not None
     major_ids = [m.id for m in build_scorecards(sample).major_incidents]
     assert major_ids, "the sample has no major incident: the hostile title would not be shown"
     target = major_ids[0]  # major incidents are listed with their title, link and postmortem
@@ -70,14 +70,14 @@ def hostile_snapshot() -> tuple[Any, str]:
     def spoil(incident: Any) -> Any:
         if incident.id != target:
             return incident
-        note = LogEntry(id="R-HOSTILE", type="annotate", created_at=incident.created_at + timedelta(minutes=1),
-                        agent_type="user_reference", note=HOSTILE_NOTE)
-        return incident.model_copy(update={"title": HOSTILE_TITLE, "html_url": HOSTILE_INCIDENT_URL,
-                                           "log_entries": [*incident.log_entries, note]})
+        note = Event(id="R-HOSTILE", kind="annotated", at=incident.created_at + timedelta(minutes=1),
+                     actor=Actor(kind="human"), note=HOSTILE_NOTE)
+        return incident.model_copy(update={"title": HOSTILE_TITLE, "url": HOSTILE_INCIDENT_URL,
+                                           "events": [*incident.events, note]})
 
-    pagerduty = sample.pagerduty.model_copy(update={"incidents": [spoil(i) for i in sample.pagerduty.incidents]})
+    data = sample.incidents.model_copy(update={"incidents": [spoil(i) for i in sample.incidents.incidents]})
     setup = sample.setup.model_copy(update={"title": HOSTILE_REPORT_TITLE})
-    return sample.model_copy(update={"pagerduty": pagerduty, "setup": setup}), target
+    return sample.model_copy(update={"incidents": data, "setup": setup}), target
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,8 @@ def test_scorecards_contract(demo):
     assert sum(d["total"] for d in availability["daily"]) == availability["total"]
     # the overall incident count is the sum over services, and matches the snapshot
     snapshot = read_snapshot(out / "snapshot")
-    assert snapshot.pagerduty is not None
-    in_window = [i for i in snapshot.pagerduty.incidents if snapshot.window.contains(i.created_at)]
+    assert snapshot.incidents is not None
+    in_window = [i for i in snapshot.incidents.incidents if snapshot.window.contains(i.created_at)]
     assert data["overall"]["incidents"]["incidents_total"] == len(in_window)
     assert sum(s["incidents"]["incidents_total"] for s in data["services"]) == len(in_window)
 
@@ -173,6 +173,6 @@ def test_sample_regenerates_identically(tmp_path):
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     bundled = ROOT / "opsmeeting" / "sample" / "snapshot"
-    for name in ("manifest.json", "pagerduty.json", "prometheus.json"):
+    for name in ("manifest.json", "incidents.json", "slos.json"):
         assert (tmp_path / "s" / name).read_bytes() == (bundled / name).read_bytes(), name
     assert (tmp_path / "meeting.json").read_bytes() == (bundled.parent / "meeting.json").read_bytes()

@@ -153,7 +153,7 @@ def test_resuming_from_a_degraded_snapshot_collects_again(tmp_path, prometheus, 
     monkeypatch.setattr(opsmeeting.runner, "render_report", crash)
     monkeypatch.setenv("OPSMEETING_CRASH_DIR", str(tmp_path))
     code, _, _ = run(["run", "-c", config, "--window", WINDOW_ARG, "--as-of", AS_OF], capsys)
-    assert code == 1 and read_snapshot(report(tmp_path) / "snapshot").pagerduty is None
+    assert code == 1 and read_snapshot(report(tmp_path) / "snapshot").incidents is None
     monkeypatch.undo()
     monkeypatch.setenv("OPSMEETING_TEST_PD_TOKEN", "test-token")
     pagerduty.clear_faults()
@@ -182,11 +182,11 @@ def test_a_pending_email_whose_report_is_gone_does_not_block(tmp_path, prometheu
 
 
 @pytest.mark.parametrize(("path", "body", "kind", "part"), [
-    ("/priorities", b"<html><body>502 Bad Gateway</body></html>", "text/html", "priorities"),
-    ("/priorities", b"", "application/json", "priorities"),
+    ("/priorities", b"<html><body>502 Bad Gateway</body></html>", "text/html", "severities"),
+    ("/priorities", b"", "application/json", "severities"),
     ("/priorities", b'{"priorities": null, "limit": 100, "offset": 0, "more": false}', "application/json",
-     "priorities"),
-    ("/users", b'{"users": [{"name": "no id"}]}', "application/json", "users"),
+     "severities"),
+    ("/users", b'{"users": [{"name": "no id"}]}', "application/json", "people"),
 ])
 def test_a_malformed_optional_answer_degrades_only_its_metrics(tmp_path, prometheus, pagerduty, smtp, capsys,
                                                                 token, path, body, kind, part):
@@ -196,17 +196,18 @@ def test_a_malformed_optional_answer_degrades_only_its_metrics(tmp_path, prometh
     code, _, err = run(["run", "-c", config, "--window", WINDOW_ARG], capsys)
     assert code == 3 and "Traceback" not in err, err
     snapshot = read_snapshot(report(tmp_path) / "snapshot")
-    assert snapshot.pagerduty is not None and len(snapshot.pagerduty.incidents) == 2  # kept
-    assert part in snapshot.pagerduty.unavailable and "malformed answer" in snapshot.pagerduty.unavailable[part]
-    assert snapshot.prometheus is not None and snapshot.prometheus.measurements
+    assert snapshot.incidents is not None and len(snapshot.incidents.incidents) == 2  # kept
+    assert part in snapshot.incidents.unavailable and "malformed answer" in snapshot.incidents.unavailable[part]
+    assert snapshot.slos is not None and snapshot.slos.measurements
     data = scorecards(tmp_path)
     overall = data["overall"]["incidents"]
     assert overall["incidents_total"] == 2 and overall["mttr_p50_s"] is not None
-    if part == "priorities":
+    if part == "severities":
         assert overall["incidents_major"] is None
     else:
         assert overall["interruptions_sleep"] is None and overall["interruptions"] == 1
-    assert f"{part} could not be read" in (report(tmp_path) / "report.html").read_text()
+    pagerduty_word = {"severities": "priorities", "people": "users"}[part]
+    assert f"{pagerduty_word} could not be read" in (report(tmp_path) / "report.html").read_text()
     assert len(sink.messages) == 1
 
 
@@ -220,7 +221,7 @@ def test_a_malformed_required_answer_fails_pagerduty_and_keeps_prometheus(tmp_pa
     assert code == 3 and "Traceback" not in err, err
     assert "pagerduty: failed" in err and "malformed answer" in err
     snapshot = read_snapshot(report(tmp_path) / "snapshot")
-    assert snapshot.prometheus is not None and len(snapshot.prometheus.measurements) == 7
+    assert snapshot.slos is not None and len(snapshot.slos.measurements) == 7
     data = scorecards(tmp_path)
     assert data["sources"]["pagerduty"]["requests"] > 0  # counted, not "0 requests"
     assert data["services"][0]["slos"][0]["sli"] is not None
@@ -235,7 +236,7 @@ def test_a_stale_schedule_id_costs_only_the_on_call_hours(tmp_path, prometheus, 
     code, _, err = run(["run", "-c", config, "--window", WINDOW_ARG], capsys)
     assert code == 3 and "Traceback" not in err, err
     snapshot = read_snapshot(report(tmp_path) / "snapshot")
-    assert len(snapshot.pagerduty.incidents) == 2 and "PNOSUCH" in snapshot.pagerduty.unavailable["schedules"]
+    assert len(snapshot.incidents.incidents) == 2 and "PNOSUCH" in snapshot.incidents.unavailable["schedules"]
     data = scorecards(tmp_path)
     assert data["overall"]["incidents"]["incidents_total"] == 2
     assert all(r["on_call_hours"] is None for r in data["responders"])
@@ -274,7 +275,7 @@ def test_a_malformed_prometheus_keeps_the_pagerduty_data(tmp_path, prometheus, p
     assert code == 3 and "Traceback" not in err, err
     assert "prometheus: failed" in err and "malformed answer" in err
     snapshot = read_snapshot(report(tmp_path) / "snapshot")
-    assert snapshot.pagerduty is not None and len(snapshot.pagerduty.incidents) == 2
+    assert snapshot.incidents is not None and len(snapshot.incidents.incidents) == 2
     data = scorecards(tmp_path)
     assert data["overall"]["incidents"]["incidents_total"] == 2
     assert all(slo["sli"] is None and slo["status"] == "error" for s in data["services"] for slo in s["slos"])

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from opsmeeting.aggregate.scorecards import build_scorecards
-from opsmeeting.models import BinnedCounts, Counts, OnCallShift, PrometheusData, SloMeasurement
+from opsmeeting.model import BinnedCounts, Counts, Shift, SloData, SloMeasurement
 from tests.builders import END, START, ack, at, escalate, incident, notify, resolve, snapshot
 
 
@@ -38,9 +38,9 @@ def incidents() -> list:
 @pytest.fixture(scope="module")
 def cards():
     shifts = [
-        OnCallShift(schedule_id="S1", user_id="U1", start=START - timedelta(days=2), end=START + timedelta(days=1)),
-        OnCallShift(schedule_id="S2", user_id="U1", start=START + timedelta(hours=12), end=START + timedelta(days=2)),
-        OnCallShift(schedule_id="S1", user_id="U3", start=START + timedelta(days=13), end=END + timedelta(days=5)),
+        Shift(schedule_id="S1", person_id="U1", start=START - timedelta(days=2), end=START + timedelta(days=1)),
+        Shift(schedule_id="S2", person_id="U1", start=START + timedelta(hours=12), end=START + timedelta(days=2)),
+        Shift(schedule_id="S1", person_id="U3", start=START + timedelta(days=13), end=END + timedelta(days=5)),
     ]
     return build_scorecards(snapshot(incidents(), shifts=shifts))
 
@@ -139,8 +139,8 @@ def measurement(good, total, **kw):
 
 
 def slo_cards(*measurements, incidents_=()):
-    prom = PrometheusData(collected_at=END, measurements=list(measurements))
-    return build_scorecards(snapshot(list(incidents_), slos=True, prometheus=prom))
+    prom = SloData(source="prometheus", collected_at=END, measurements=list(measurements))
+    return build_scorecards(snapshot(list(incidents_), slos=True, measurements=prom))
 
 
 def test_slo_exact_definitions():
@@ -184,7 +184,7 @@ def test_budget_attribution_splits_overlaps():
 
 
 def test_pagerduty_missing_gives_nulls_not_zeros():
-    snap = snapshot([]).model_copy(update={"pagerduty": None})
+    snap = snapshot([]).model_copy(update={"incidents": None})
     cards = build_scorecards(snap)
     assert cards.overall.incidents.incidents_total is None
     assert all(c.incidents.interruptions is None for c in cards.services)

@@ -13,7 +13,7 @@ import pytest
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors.pagerduty import PagerDutyCollector, PagerDutyFailure
 from opsmeeting.config import PagerDutySource
-from opsmeeting.models import Setup, SetupService, SetupTeam, Snapshot, SourceStatus
+from opsmeeting.model import Setup, SetupService, SetupTeam, Snapshot, SourceRole, SourceStatus
 from opsmeeting.window import RotationClock
 from tests.fakes import pagerduty_data as pd
 from tests.fakes.pagerduty import FakePagerDuty
@@ -100,10 +100,10 @@ def world(fake: FakePagerDuty) -> None:
 
 def snapshot_of(data, status) -> Snapshot:
     setup = Setup(teams=[SetupTeam(name="payments")],
-                  services=[SetupService(name="checkout", team="payments", pagerduty_service_ids=["PS1"]),
-                            SetupService(name="search", team="payments", pagerduty_service_ids=["PS2"])])
+                  services=[SetupService(name="checkout", team="payments", source_ids=["PS1"]),
+                            SetupService(name="search", team="payments", source_ids=["PS2"])])
     return Snapshot(window=WINDOW, generated_at=COLLECTED, setup=setup, sources={"pagerduty": status},
-                    pagerduty=data)
+                    roles={"incidents": SourceRole(source="pagerduty", label="PagerDuty")}, incidents=data)
 
 
 def test_collects_the_window_exactly(fake):
@@ -112,14 +112,14 @@ def test_collects_the_window_exactly(fake):
     assert [i.number for i in data.incidents] == [1, 7, 2, 3]
     first = data.incidents[0]
     assert first.title == '<img src="http://169.254.169.254/"> <script>alert(1)</script> café ☕'
-    assert [e.type for e in first.log_entries] == ["trigger", "notify", "acknowledge", "acknowledge", "resolve"]
+    assert [e.kind for e in first.events] == ["triggered", "notified", "acknowledged", "acknowledged", "resolved"]
     late = data.incidents[-1]  # acknowledged two hours after the window end: still collected
-    assert [e.type for e in late.log_entries] == ["trigger", "notify", "escalate", "acknowledge"]
-    assert {u.id: u.time_zone for u in data.users} == {"PU1": "Europe/Lisbon", "PU2": "Asia/Kolkata",
+    assert [e.kind for e in late.events] == ["triggered", "notified", "escalated", "acknowledged"]
+    assert {u.id: u.time_zone for u in data.people} == {"PU1": "Europe/Lisbon", "PU2": "Asia/Kolkata",
                                                        "PU3": "America/Los_Angeles"}
-    assert [p.id for p in data.priorities] == ["PP1", "PP2", "PP3"]
+    assert [(p.id, p.rank) for p in data.severities] == [("PP1", 0), ("PP2", 1), ("PP3", 2)]
     assert {s.id for s in data.services} == {"PS1", "PS2"}
-    assert [(s.user_id, s.start) for s in data.shifts] == [("PU1", START - timedelta(days=3)),
+    assert [(s.person_id, s.start) for s in data.shifts] == [("PU1", START - timedelta(days=3)),
                                                          ("PU3", START + timedelta(days=4))]
     assert status.status == "ok" and status.requests == sum(status.requests_by_endpoint.values())
     assert status.requests == sum(fake.request_counts().values())
@@ -168,7 +168,7 @@ def reference_requests(status: SourceStatus) -> int:
 def test_fewest_requests_account_wide(fake):
     many(fake, 250, 4)
     data, status = collector(fake).collect(WINDOW)
-    assert len(data.incidents) == 250 and sum(len(i.log_entries) for i in data.incidents) == 1000
+    assert len(data.incidents) == 250 and sum(len(i.events) for i in data.incidents) == 1000
     assert "account-wide" in status.detail
     minimum = math.ceil(250 / 100) + math.ceil(1000 / 100)
     # the count probe is the first page of the list it chose: no request is wasted
@@ -188,7 +188,7 @@ def test_fewest_requests_per_incident_when_the_account_is_busier(fake):
     fake.reindex()
     data, status = collector(fake).collect(WINDOW)
     assert [i.number for i in data.incidents] == [1, 2, 3, 4, 5]
-    assert sum(len(i.log_entries) for i in data.incidents) == 20
+    assert sum(len(i.events) for i in data.incidents) == 20
     assert "per-incident" in status.detail
     counts = status.requests_by_endpoint
     assert counts["GET /incidents/{id}/log_entries"] == 5 and counts["GET /log_entries"] == 1  # the probe
@@ -226,7 +226,7 @@ def test_transient_errors_are_retried(fake, fault):
     world(fake)
     fake.inject("/log_entries", times=2, **fault)
     data, status = collector(fake).collect(WINDOW)
-    assert sum(len(i.log_entries) for i in data.incidents) == 5 + 3 + 4 + 2
+    assert sum(len(i.events) for i in data.incidents) == 5 + 3 + 4 + 2
     assert status.status == "ok"
 
 
@@ -263,7 +263,7 @@ def test_slow_responses_time_out_and_retry(fake):
     c = PagerDutyCollector(source, service_ids=["PS1", "PS2"], token="test-token", now=lambda: COLLECTED,
                            sleep=_no_sleep, requests_per_minute=0)
     data, _ = c.collect(WINDOW)
-    assert len(data.priorities) == 3
+    assert len(data.severities) == 3
 
 
 def test_wrong_and_missing_token(fake):
@@ -324,7 +324,7 @@ def test_no_team_filter_when_a_configured_service_has_no_team(fake):
     assert status.status == "ok"
     assert all(not q.getlist("team_ids[]") for q in log_entry_queries(fake))
     got = next(i for i in data.incidents if i.id == "PI30")
-    assert [e.type for e in got.log_entries] == ["trigger", "notify", "acknowledge", "resolve"]
+    assert [e.kind for e in got.events] == ["triggered", "notified", "acknowledged", "resolved"]
 
 
 def test_team_filter_is_the_union_of_the_services_teams(fake):
@@ -352,7 +352,7 @@ def test_an_incomplete_timeline_is_fetched_from_the_incident(fake):
     assert status.status == "ok", status.detail
     assert fake.request_counts().get("GET /incidents/{id}/log_entries") == 1
     got = next(i for i in data.incidents if i.id == "PI40")
-    assert [e.type for e in got.log_entries] == ["trigger", "acknowledge", "resolve"]
+    assert [e.kind for e in got.events] == ["triggered", "acknowledged", "resolved"]
 
 
 def test_a_timeline_missing_even_from_the_incident_degrades_the_source(fake):

@@ -15,7 +15,7 @@ import pytest
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors.prometheus import PrometheusCollector
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
-from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot
+from opsmeeting.model import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceRole
 from opsmeeting.report.output import scorecards_csv, scorecards_json
 from opsmeeting.report.render import render_report
 from opsmeeting.window import Window
@@ -97,7 +97,7 @@ def snapshot_from(url: str, slos: list) -> Snapshot:
                        threshold_seconds=getattr(s, "threshold", None)) for s in slos],
     )
     return Snapshot(window=WINDOW, generated_at=WINDOW.end, setup=setup, sources={"prometheus": status},
-                    prometheus=data)
+                    roles={"slos": SourceRole(source="prometheus", label="Prometheus")}, slos=data)
 
 
 def test_nan_and_inf_become_null_with_a_reason_in_every_output(scripted):

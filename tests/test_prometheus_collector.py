@@ -16,7 +16,7 @@ from opsmeeting.cli import main
 from opsmeeting.collectors.prometheus import PrometheusCollector, PrometheusFailure, le_matcher
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, parse_config
 from opsmeeting.config.slo_import import load_slos
-from opsmeeting.models import Setup, SetupService, SetupSlo, SetupTeam, Snapshot
+from opsmeeting.model import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceRole
 from opsmeeting.window import Window
 from tests.fakes.prometheus import free_port
 
@@ -82,7 +82,7 @@ def test_previous_period_beyond_the_data_is_null_with_a_reason(prometheus, colle
                   slos=[SetupSlo(name="availability", kind="ratio", objective=0.999, period_seconds=28 * 86400,
                                  min_events=100)])
     snap = Snapshot(window=window_of(ds), generated_at=ds.window.end, setup=setup, sources={"prometheus": status},
-                    prometheus=data)
+                    roles={"slos": SourceRole(source="prometheus", label="Prometheus")}, slos=data)
     card = next(c for c in build_scorecards(snap).services if c.service == "checkout").slos[0]
     prev = ds.expected("availability", "previous")["checkout"]
     assert card.period_budget_consumed is not None
@@ -135,7 +135,7 @@ def test_scorecards_from_real_data(prometheus, collected):
                        min_events=100)],
     )
     snap = Snapshot(window=window_of(ds), generated_at=ds.window.end, setup=setup, sources={"prometheus": status},
-                    prometheus=data)
+                    roles={"slos": SourceRole(source="prometheus", label="Prometheus")}, slos=data)
     cards = {c.service: c.slos[0] for c in build_scorecards(snap).services}
     truth = ds.truth["payments"].availability.window
     assert cards["payments"].sli == truth.good / truth.total

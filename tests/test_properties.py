@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from opsmeeting.aggregate.model import INCIDENT_KEYS
 from opsmeeting.aggregate.scorecards import build_scorecards
-from opsmeeting.models import BinnedCounts, Counts, PrometheusData, SloMeasurement
+from opsmeeting.model import BinnedCounts, Counts, SloData, SloMeasurement
 from tests.builders import END, START, ack, at, incident, notify, resolve, snapshot
 
 SECONDS = int((END - START).total_seconds())
@@ -74,8 +74,8 @@ def test_attribution_shares_sum_to_at_most_one(found, bad_per_hour):
     total = 1000.0 * len(bins)
     counts = Counts(good=total - sum(bad_per_hour), total=total)
     measurement = SloMeasurement(service="checkout", slo="availability", window=counts, bins=bins, bin_seconds=3600)
-    prom = PrometheusData(collected_at=END, measurements=[measurement])
-    cards = build_scorecards(snapshot(found, slos=True, prometheus=prom))
+    prom = SloData(source="prometheus", collected_at=END, measurements=[measurement])
+    cards = build_scorecards(snapshot(found, slos=True, measurements=prom))
     slo = next(c for c in cards.services if c.service == "checkout").slos[0]
     if sum(bad_per_hour) == 0:
         return

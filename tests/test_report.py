@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import sample_snapshot_dir
 from opsmeeting.meeting.wheel_store import fresh_view
-from opsmeeting.models import Snapshot
+from opsmeeting.model import Snapshot
 from opsmeeting.report.render import render_report
 from opsmeeting.snapshot import read_snapshot
 
@@ -112,12 +112,12 @@ HOSTILE = '<img src="http://169.254.169.254/latest/meta-data/"><script>alert(1)<
 
 
 def test_hostile_titles_are_text_and_fetch_nothing(sample, tmp_path):
-    assert sample.pagerduty is not None
-    incidents = list(sample.pagerduty.incidents)
-    major = next(i for i, inc in enumerate(incidents) if inc.priority_id == "PR1")
+    assert sample.incidents is not None
+    incidents = list(sample.incidents.incidents)
+    major = next(i for i, inc in enumerate(incidents) if inc.severity_rank == 0)
     incidents[major] = incidents[major].model_copy(update={"title": HOSTILE})
     hostile = sample.model_copy(update={
-        "pagerduty": sample.pagerduty.model_copy(update={"incidents": incidents}),
+        "incidents": sample.incidents.model_copy(update={"incidents": incidents}),
         "setup": sample.setup.model_copy(update={"title": '<iframe src="file:///etc/passwd"></iframe>'}),
     })
     out = render_report(hostile, build_scorecards(hostile))

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsmeeting.models import SourceStatus
+from opsmeeting.model import Role, Setup, SourceRole, SourceStatus
 from opsmeeting.window import Window
 
 INCIDENT_KEYS: tuple[str, ...] = (
@@ -293,6 +293,14 @@ class Scorecards(Card):
     notes: list[TeamNote] = Field(default_factory=list)
     history_windows: int = 0  # how many earlier rotations the trends cover
     item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
+    # what rendering needs and scorecards.json does not carry: the setup, and which source had which role
+    setup: Setup | None = Field(default=None, exclude=True)
+    roles: dict[Role, SourceRole] = Field(default_factory=dict, exclude=True)
+
+    def role_status(self, role: Role) -> tuple[SourceRole | None, SourceStatus | None]:
+        """The source of ``role`` and its status (None, None when no source has the role)."""
+        info = self.roles.get(role)
+        return info, (self.sources.get(info.source) if info else None)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The scorecards.json document (METRICS.md): times ISO-8601 UTC with a Z."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 
 from opsmeeting.aggregate.model import PriorityReason, PriorityScore, Problem, ServiceScorecard
-from opsmeeting.models import PriorityWeights
+from opsmeeting.model import PriorityWeights
 
 COMPONENTS = (
     "high_urgency_incidents",

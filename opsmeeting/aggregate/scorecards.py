@@ -30,86 +30,70 @@ from opsmeeting.aggregate.model import (
 from opsmeeting.aggregate.priority import rank_services
 from opsmeeting.aggregate.problems import find_problems
 from opsmeeting.aggregate.slo import slo_scorecards
-from opsmeeting.models import Snapshot
+from opsmeeting.model import Snapshot
 
-INTERRUPTING = ("sms_notification", "phone_notification", "push_notification")
-NON_USER_AGENTS = ("service_reference", "service", "integration_reference", "integration")
+MAJOR_SEVERITIES = 2  # METRICS.md: a major incident has one of the account's two highest severities
 
 
 def incident_frames(snapshot: Snapshot) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Two frames: one row per incident of the window (with derived columns), one per log entry."""
-    pd_data = snapshot.pagerduty
-    assert pd_data is not None
-    service_of = {pid: svc.name for svc in snapshot.setup.services for pid in svc.pagerduty_service_ids}
+    """Two frames: one row per incident of the window (with derived columns), one per timeline event."""
+    data = snapshot.incidents
+    assert data is not None
+    service_of = {sid: svc.name for svc in snapshot.setup.services for sid in svc.source_ids}
     team_of = {svc.name: svc.team for svc in snapshot.setup.services}
     window = snapshot.window
     rows = [
-        (
-            inc.id,
-            inc.number,
-            inc.title,
-            inc.service_id,
-            inc.created_at,
-            inc.status,
-            inc.urgency,
-            inc.resolved_at,
-            inc.priority_id,
-            inc.incident_key,
-            inc.html_url,
-        )
-        for inc in pd_data.incidents
+        (inc.id, inc.number, inc.title, inc.service_id, inc.created_at, inc.status, inc.urgency, inc.resolved_at,
+         inc.severity_rank, inc.key, inc.url)
+        for inc in data.incidents
         if window.start <= inc.created_at < window.end and inc.service_id in service_of
     ]
     inc = pd.DataFrame(
         rows,
         columns=[
-            "id", "number", "title", "pd_service", "created_at", "status", "urgency",
-            "resolved_at", "priority_id", "incident_key", "html_url",
+            "id", "number", "title", "source_service", "created_at", "status", "urgency",
+            "resolved_at", "severity_rank", "incident_key", "html_url",
         ],
     )
     inc["created_at"] = pd.to_datetime(inc["created_at"], utc=True)
     inc["resolved_at"] = pd.to_datetime(inc["resolved_at"], utc=True)
-    inc["service"] = inc["pd_service"].map(service_of)
+    inc["service"] = inc["source_service"].map(service_of)
     inc["team"] = inc["service"].map(team_of)
     wanted = set(inc["id"])
     entries = pd.DataFrame(
         [
-            (i.id, e.type, e.created_at, e.agent_type, e.agent_id, e.user_id, e.channel_type, e.notification_type)
-            for i in pd_data.incidents
+            (i.id, e.kind, e.at, e.actor.kind if e.actor else None, e.actor.id if e.actor else None, e.person_id,
+             e.interrupting, e.escalation)
+            for i in data.incidents
             if i.id in wanted
-            for e in i.log_entries
+            for e in i.events
         ],
-        columns=[
-            "incident_id", "type", "created_at", "agent_type", "agent_id", "user_id",
-            "channel_type", "notification_type",
-        ],
+        columns=["incident_id", "kind", "at", "actor_kind", "actor_id", "person_id", "interrupting", "escalation"],
     )
-    entries["created_at"] = pd.to_datetime(entries["created_at"], utc=True)
-    return _derive(inc, entries, snapshot), entries
+    entries["at"] = pd.to_datetime(entries["at"], utc=True)
+    return _derive(inc, entries), entries
 
 
-def _derive(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
-    assert snapshot.pagerduty is not None
+def _derive(inc: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     inc = inc.set_index("id", drop=False)
-    acks = entries[entries["type"] == "acknowledge"].sort_values(["created_at", "agent_id"])
+    acks = entries[entries["kind"] == "acknowledged"].sort_values(["at", "actor_id"])
     first_ack = acks.groupby("incident_id").first()
-    inc["first_ack_at"] = first_ack["created_at"].reindex(inc.index)
-    inc["first_ack_user"] = first_ack["agent_id"].reindex(inc.index)
-    ack_users = acks[acks["agent_type"] == "user_reference"].groupby("incident_id")["agent_id"].nunique()
+    inc["first_ack_at"] = first_ack["at"].reindex(inc.index)
+    inc["first_ack_user"] = first_ack["actor_id"].reindex(inc.index)
+    ack_users = acks[acks["actor_kind"] == "human"].groupby("incident_id")["actor_id"].nunique()
     inc["ack_users"] = ack_users.reindex(inc.index).fillna(0).astype(int)
     inc["acknowledged"] = inc["first_ack_at"].notna()
     inc["resolved"] = inc["status"] == "resolved"
     inc["tta"] = (inc["first_ack_at"] - inc["created_at"]).dt.total_seconds()
     inc["ttr"] = (inc["resolved_at"] - inc["created_at"]).dt.total_seconds().where(inc["resolved"])
-    resolves = entries[entries["type"] == "resolve"].sort_values("created_at").groupby("incident_id").last()
-    by_machine = resolves["agent_type"].isin(NON_USER_AGENTS).reindex(inc.index).fillna(False).astype(bool)
+    resolves = entries[entries["kind"] == "resolved"].sort_values("at").groupby("incident_id").last()
+    by_machine = (resolves["actor_kind"] == "automation").reindex(inc.index).fillna(False).astype(bool)
     inc["auto_resolved"] = inc["resolved"] & by_machine
     inc["resolved_without_ack"] = inc["resolved"] & ~inc["acknowledged"]
-    esc = entries[entries["type"] == "escalate"]
+    esc = entries[entries["kind"] == "escalated"]
     inc["escalated"] = inc.index.isin(esc["incident_id"])
-    inc["timeout_escalated"] = inc.index.isin(esc.loc[esc["channel_type"] == "timeout", "incident_id"])
-    top_two = {p.id for p in sorted(snapshot.pagerduty.priorities, key=lambda p: p.order)[:2]}
-    inc["major"] = inc["priority_id"].isin(top_two) | (inc["ack_users"] >= 2)
+    inc["timeout_escalated"] = inc.index.isin(esc.loc[esc["escalation"] == "timeout", "incident_id"])
+    inc["major"] = (inc["severity_rank"] < MAJOR_SEVERITIES).fillna(False).astype(bool) | (inc["ack_users"] >= 2)
     inc["high"] = inc["urgency"] == "high"
     inc["low"] = inc["urgency"] == "low"
     inc["open"] = ~inc["resolved"]
@@ -118,15 +102,15 @@ def _derive(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> pd.
 
 def interruption_frame(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> pd.DataFrame:
     """One row per interruption (SMS, phone or push notification), bucketed in the user's own zone."""
-    assert snapshot.pagerduty is not None
-    notes = entries[(entries["type"] == "notify") & entries["notification_type"].isin(INTERRUPTING)].copy()
+    assert snapshot.incidents is not None
+    notes = entries[(entries["kind"] == "notified") & (entries["interrupting"] == True)].copy()  # noqa: E712
     meta = inc.set_index("id")[["service", "team"]]
     notes = notes.join(meta, on="incident_id")
-    zones = {u.id: u.time_zone for u in snapshot.pagerduty.users if u.time_zone}
-    notes["zone"] = [zones.get(user, snapshot.window.timezone) for user in notes["user_id"]]
+    zones = {p.id: p.time_zone for p in snapshot.incidents.people if p.time_zone}
+    notes["zone"] = [zones.get(person, snapshot.window.timezone) for person in notes["person_id"]]
     hour = pd.Series(0, index=notes.index, dtype="int64")
     weekday = pd.Series(0, index=notes.index, dtype="int64")
-    for zone, part in notes.groupby("zone")["created_at"]:
+    for zone, part in notes.groupby("zone")["at"]:
         local = part.dt.tz_convert(str(zone))
         hour.loc[part.index] = local.dt.hour
         weekday.loc[part.index] = local.dt.day_of_week
@@ -135,7 +119,7 @@ def interruption_frame(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snaps
     notes["bucket"] = np.where(sleep, "sleep", np.where(business, "business", "off_hours"))
     notes["local_hour"] = hour
     notes["local_weekday"] = weekday
-    notes["utc_hour"] = notes["created_at"].dt.floor("h")
+    notes["utc_hour"] = notes["at"].dt.floor("h")
     return notes
 
 
@@ -192,14 +176,15 @@ def _metrics_for(frame: pd.DataFrame, key: str) -> IncidentMetrics:
 def responder_scorecards(
     inc: pd.DataFrame, intr: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot
 ) -> list[ResponderScorecard]:
-    assert snapshot.pagerduty is not None
+    data = snapshot.incidents
+    assert data is not None
     window = snapshot.window
     per_user = pd.DataFrame(index=pd.Index([], name="user"))
     if len(intr):
-        buckets = intr.groupby(["user_id", "bucket"]).size().unstack("bucket")
+        buckets = intr.groupby(["person_id", "bucket"]).size().unstack("bucket")
         per_user = pd.DataFrame(
             {
-                "interruptions": intr.groupby("user_id").size(),
+                "interruptions": intr.groupby("person_id").size(),
                 "interruptions_sleep": buckets.get("sleep"),
                 "interruptions_off_hours": buckets.get("off_hours"),
             }
@@ -208,12 +193,12 @@ def responder_scorecards(
     per_user = per_user.join(acked, how="outer")
     hours = _on_call_hours(snapshot)
     per_user = per_user.join(hours.rename("on_call_hours"), how="outer")
-    notified = entries.loc[entries["type"] == "notify", "user_id"].dropna().unique()
+    notified = entries.loc[entries["kind"] == "notified", "person_id"].dropna().unique()
     per_user = per_user.reindex(per_user.index.union(pd.Index(notified)))
-    names = {u.id: u.name for u in snapshot.pagerduty.users}  # a user absent from /users: deleted, or hidden
-    zones = {u.id: u.time_zone for u in snapshot.pagerduty.users}
-    no_zones = "users" in snapshot.pagerduty.unavailable  # the hour buckets need each user's own zone
-    no_shifts = "schedules" in snapshot.pagerduty.unavailable
+    names = {p.id: p.name for p in data.people}  # a person the source does not list: deleted, or hidden
+    zones = {p.id: p.time_zone for p in data.people}
+    no_zones = "people" in data.unavailable  # the hour buckets need each person's own zone
+    no_shifts = "schedules" in data.unavailable
     result = []
     for user_id, row in per_user.sort_index().iterrows():
         result.append(
@@ -237,13 +222,13 @@ def _zero(value: object) -> float:
 
 def _on_call_hours(snapshot: Snapshot) -> pd.Series:
     """Hours each user was on call in the window: the union of their shifts, clipped to the window."""
-    assert snapshot.pagerduty is not None
+    assert snapshot.incidents is not None
     window = snapshot.window
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
-    for shift in snapshot.pagerduty.shifts:
+    for shift in snapshot.incidents.shifts:
         start, end = max(shift.start, window.start), min(shift.end, window.end)
         if end > start:
-            spans.setdefault(shift.user_id, []).append((start, end))
+            spans.setdefault(shift.person_id, []).append((start, end))
     hours = {}
     for user, intervals in spans.items():
         intervals.sort()
@@ -267,7 +252,7 @@ def build_scorecards(
     setup = snapshot.setup
     short_incident_seconds = setup.short_incident_seconds
     services = [s.name for s in setup.services]
-    have_pd = snapshot.pagerduty is not None
+    have_pd = snapshot.incidents is not None
     problems: list[Problem] = []
     inc = None
     if have_pd:
@@ -309,7 +294,7 @@ def build_scorecards(
         )
         for name, svc in zip(services, setup.services, strict=True)
     ]
-    slos_known = not setup.slos or snapshot.prometheus is not None
+    slos_known = not setup.slos or snapshot.slos is not None
     service_cards = rank_services(service_cards, problems, setup.priority_weights, slos_known=slos_known)
     if history is not None and history.windows:
         service_cards = [_guarded_trend(card, history, snapshot, item_errors) for card in service_cards]
@@ -331,19 +316,21 @@ def build_scorecards(
         responders=responders,
         problems=problems,
         item_errors=item_errors,
+        setup=setup,
+        roles=snapshot.roles,
         **extras,
     )
 
 
 UNKNOWN_WITHOUT: dict[str, tuple[str, ...]] = {
-    # an optional PagerDuty part that could not be read, and the incident keys that need it
-    "priorities": ("incidents_major",),
-    "users": ("interruptions_business", "interruptions_off_hours", "interruptions_sleep"),
+    # an optional part of the incident source that could not be read, and the incident keys that need it
+    "severities": ("incidents_major",),
+    "people": ("interruptions_business", "interruptions_off_hours", "interruptions_sleep"),
 }
 
 
 def unknown_keys(snapshot: Snapshot) -> set[str]:
-    missing = snapshot.pagerduty.unavailable if snapshot.pagerduty else {}
+    missing = snapshot.incidents.unavailable if snapshot.incidents else {}
     return {key for part in missing for key in UNKNOWN_WITHOUT.get(part, ())}
 
 
@@ -368,13 +355,13 @@ POSTMORTEM_HINT = re.compile(r"post-?mortem|\brca\b|retro|incident[-_ ]review|pi
 
 def _postmortem_links(snapshot: Snapshot, ids: set[str]) -> dict[str, str]:
     """The first link in each incident's notes whose URL or note mentions a postmortem."""
-    assert snapshot.pagerduty is not None
+    assert snapshot.incidents is not None
     found: dict[str, str] = {}
-    for incident in snapshot.pagerduty.incidents:
+    for incident in snapshot.incidents.incidents:
         if incident.id not in ids:
             continue
-        for entry in sorted(incident.log_entries, key=lambda e: e.created_at):
-            if entry.type != "annotate" or not entry.note:
+        for entry in sorted(incident.events, key=lambda e: e.at):
+            if entry.kind != "annotated" or not entry.note:
                 continue
             links = POSTMORTEM.findall(entry.note)
             if links and POSTMORTEM_HINT.search(entry.note):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from opsmeeting.aggregate.model import BudgetAttribution, DailySli, ItemError, SloPrevious, SloScorecard, SloStatus
-from opsmeeting.models import Counts, DailyCounts, SetupSlo, SloMeasurement, Snapshot
+from opsmeeting.model import Counts, DailyCounts, SetupSlo, SloMeasurement, Snapshot
 from opsmeeting.window import Window
 
 
@@ -46,7 +46,7 @@ class Judged:
 
 def judge(counts: Counts, *, objective: float, min_events: int, period_total: float | None,
           period_covered: bool | None, period_seconds: int, problem: str | None = None,
-          notes: Iterable[str] = ()) -> Judged:
+          notes: Iterable[str] = (), source: str = "the SLO source") -> Judged:
     good, total = counts.good, counts.total
     notes = list(notes)
     if good is not None and total is not None and good > total:
@@ -56,7 +56,7 @@ def judge(counts: Counts, *, objective: float, min_events: int, period_total: fl
     if problem and total is None:
         status, reason = "error", problem
     elif total is None or good is None:
-        status, reason = "no_data", "; ".join(notes) or problem or "Prometheus returned no series for this service"
+        status, reason = "no_data", "; ".join(notes) or problem or f"{source} returned no series for this service"
     elif total <= 0:
         status, reason = "no_data", "no traffic: 0 events in the window"
     elif total < min_events:
@@ -82,11 +82,13 @@ def _daily(days: list[DailyCounts]) -> list[DailySli]:
 
 
 def slo_scorecard(
-    service: str, slo: SetupSlo, measurement: SloMeasurement | None, failure: str | None
+    service: str, slo: SetupSlo, measurement: SloMeasurement | None, failure: str | None,
+    source: str = "the SLO source",
 ) -> SloScorecard:
+    """``source``: how a reader calls the SLO source ("Prometheus"), for the reasons."""
     objective = slo.objective_for(service)
     if measurement is None:
-        reason = failure or "Prometheus returned no series for this service"
+        reason = failure or f"{source} returned no series for this service"
         return SloScorecard(
             service=service, name=slo.name, kind=slo.kind, objective=objective,
             status="error" if failure else "no_data", reason=reason,
@@ -97,7 +99,8 @@ def slo_scorecard(
             threshold_seconds=slo.threshold_seconds,
         )
     notes = measurement.notes
-    common = {"objective": objective, "min_events": slo.min_events, "period_seconds": slo.period_seconds}
+    common = {"objective": objective, "min_events": slo.min_events, "period_seconds": slo.period_seconds,
+              "source": source}
     now = judge(measurement.window, period_total=measurement.period_total, period_covered=measurement.period_covered,
                 problem=measurement.problem, notes=notes.get("window", ()), **common)
     before = judge(measurement.previous, period_total=measurement.previous_period_total,
@@ -160,20 +163,19 @@ def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None,
     unexpected error in one of them makes that one an error scorecard (recorded in ``errors``)."""
     setup = snapshot.setup
     failure = None
-    status = snapshot.sources.get("prometheus")
-    if snapshot.prometheus is None:
-        failure = f"Prometheus unavailable: {status.detail}" if status and status.detail else "Prometheus not collected"
-    found = {
-        (m.service, m.slo): m for m in (snapshot.prometheus.measurements if snapshot.prometheus else [])
-    }
-    collected_at = snapshot.pagerduty.collected_at if snapshot.pagerduty else snapshot.generated_at
+    source, status = snapshot.role_status("slos")
+    label = source.label if source else "the SLO source"
+    if snapshot.slos is None:
+        failure = f"{label} unavailable: {status.detail}" if status and status.detail else f"{label} not collected"
+    found = {(m.service, m.slo): m for m in (snapshot.slos.measurements if snapshot.slos else [])}
+    collected_at = snapshot.incidents.collected_at if snapshot.incidents else snapshot.generated_at
     intervals = Intervals.of(incidents, collected_at) if incidents is not None else None
     cards = []
     for svc in setup.services:
         for slo in setup.slos:
             measurement = found.get((svc.name, slo.name))
             try:
-                card = slo_scorecard(svc.name, slo, measurement, failure)
+                card = slo_scorecard(svc.name, slo, measurement, failure, label)
                 if measurement is not None and intervals is not None and measurement.bins and card.bad:
                     card = attribute_budget(card, measurement, intervals, snapshot.window)
             except Exception as exc:  # one SLO's bad data must not end the run: it is shown as an error

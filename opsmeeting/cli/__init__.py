@@ -30,7 +30,7 @@ from opsmeeting.errors import ExitCode, InputError, OpsMeetingError, write_crash
 from opsmeeting.meeting.items import items_view
 from opsmeeting.meeting.notes import render_markdown
 from opsmeeting.meeting.wheel_store import fresh_view
-from opsmeeting.models import Snapshot
+from opsmeeting.model import Snapshot
 from opsmeeting.pipeline import configured_sources, exit_code_for
 from opsmeeting.report.output import ReportFiles, write_report
 from opsmeeting.report.render import render_report

@@ -36,14 +36,7 @@ from urllib3.util.retry import Retry
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, SloDefinition
 from opsmeeting.durations import format_duration
 from opsmeeting.errors import CollectorError
-from opsmeeting.models import (
-    BinnedCounts,
-    Counts,
-    DailyCounts,
-    PrometheusData,
-    SloMeasurement,
-    SourceStatus,
-)
+from opsmeeting.model import BinnedCounts, Counts, DailyCounts, SloData, SloMeasurement, SourceStatus
 from opsmeeting.window import Window
 
 STEP = timedelta(hours=1)
@@ -127,6 +120,7 @@ class PrometheusCollector:
     """Collects every configured SLO for every service over one window."""
 
     name = "prometheus"
+    kind = "slos"
 
     def __init__(
         self,
@@ -231,7 +225,7 @@ class PrometheusCollector:
 
     # --- collection --------------------------------------------------------------------------
 
-    def collect(self, window: Window) -> tuple[PrometheusData, SourceStatus]:
+    def collect(self, window: Window) -> tuple[SloData, SourceStatus]:
         started = self.monotonic()
         version = self.version()
         labels = {svc.label: svc.name for svc in self.services}
@@ -287,8 +281,8 @@ class PrometheusCollector:
             detail="; ".join(f"SLO {name}: {msg}" for name, msg in sorted(errors.items()))
             or f"{len(self.slos)} SLO definitions, {len(jobs)} queries, Prometheus {version or 'version unknown'}",
         )
-        return PrometheusData(collected_at=self.now(), server_version=version,
-                              measurements=measurements), status
+        return SloData(source=self.name, collected_at=self.now(), source_version=version,
+                       measurements=measurements), status
 
     def _measurements(
         self, slo: SloDefinition, results: dict[tuple[str, str], Any], error: str | None,
@@ -439,6 +433,12 @@ class _Hours:
             for i, ((d0, _), label) in enumerate(zip(self.days, self.labels, strict=True))
         ]
         return bins, daily
+
+
+def slo_data_from_v1(data: dict[str, Any]) -> SloData:
+    """A schema-1 snapshot's ``prometheus.json`` (its measurements are already source-neutral)."""
+    return SloData(source="prometheus", collected_at=data["collected_at"], source_version=data.get("server_version"),
+                   measurements=data.get("measurements", []))
 
 
 def number(raw: Any) -> float | None:

@@ -27,7 +27,7 @@ from pydantic import (
 
 from opsmeeting.durations import format_duration, parse_duration
 from opsmeeting.errors import ConfigError
-from opsmeeting.models import PriorityWeights
+from opsmeeting.model import PriorityWeights
 from opsmeeting.window import FIRST_YEAR, LAST_YEAR, RotationClock
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -35,9 +35,10 @@ def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> l
             f"Interruptions: {o.interruptions} ({fmt_num(o.interruptions_sleep)} in sleep hours)",
         ]
     else:
-        state = cards.sources.get("pagerduty")
-        lines.append("Incidents: not reported (PagerDuty is not configured)" if state and state.status ==
-                     "not_configured" else "Incidents: unknown (PagerDuty could not be read)")
+        source, state = cards.role_status("incidents")
+        label = source.label if source else "the incident source"
+        lines.append(f"Incidents: not reported ({label} is not configured)" if state and state.status ==
+                     "not_configured" else f"Incidents: unknown ({label} could not be read)")
     ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)[:3]
     lines += ["", "Top priorities:"]
     for card in ranked:

@@ -14,7 +14,7 @@ from typing import Any
 from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Config
 from opsmeeting.meeting import wheel
-from opsmeeting.models import Setup
+from opsmeeting.model import Setup
 from opsmeeting.store import Store
 
 

@@ -35,7 +35,7 @@ from markupsafe import Markup
 
 from opsmeeting.aggregate.model import ItemError, Scorecards, ServiceScorecard, SloScorecard
 from opsmeeting.errors import InputError
-from opsmeeting.models import Setup, Snapshot
+from opsmeeting.model import Setup, Snapshot
 from opsmeeting.report.charts import Chart, render_charts, sparkline_points
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -250,14 +250,15 @@ def _some(names: list[str], shown: int = 12) -> str:
 def data_quality(cards: Scorecards) -> list[Warning]:
     warnings: list[Warning] = []
     for name, status in sorted(cards.sources.items()):
-        label = {"pagerduty": "PagerDuty", "prometheus": "Prometheus"}.get(name, name)
+        role = next((r for r, info in cards.roles.items() if info.source == name), None)
+        label = cards.roles[role].label if role else name
         if status.status == "failed":
             warnings.append(Warning("error", f"{label} could not be read: {status.detail}. Its metrics are missing "
                                              "(shown as —), not zero."))
         elif status.status == "degraded":
             warnings.append(Warning("warning", f"{label} answered only in part: {status.detail}."))
         elif status.status == "not_configured":
-            what = "incident" if name == "pagerduty" else "SLO"
+            what = "incident" if role == "incidents" else "SLO"
             warnings.append(Warning("info", f"{label}: {status.detail}; this report has no {what} metrics (shown as "
                                             "—), and the priority ranking leaves them out."))
     if cards.window.provisional:

@@ -1,0 +1,258 @@
+"""PagerDuty collector: every incident of the window with its whole timeline, in few requests.
+
+Log entries come either account-wide (``GET /log_entries``, paginated) or per incident
+(``GET /incidents/{id}/log_entries``), whichever a count probe says needs fewer requests; a
+completeness check then fetches an incident's own log entries when its timeline lacks an entry
+PagerDuty's status implies. Incidents and timelines are required; priorities, users, teams,
+services and schedules are optional parts that degrade only the metrics needing them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opsmeeting.collectors.pagerduty.api import OFFSET_CAP, PAGE, Json, PagerDutyApi, PagerDutyFailure
+from opsmeeting.collectors.pagerduty.vocabulary import (
+    OPTIONAL_PARTS,
+    event_from_api,
+    incident_from_api,
+    person_from_api,
+    required_time,
+    service_from_api,
+    severities_from_api,
+    shift_from_api,
+    team_from_api,
+)
+from opsmeeting.config import PagerDutySource
+from opsmeeting.model import Incident, IncidentData, Shift, SourceService, SourceStatus
+from opsmeeting.timefmt import iso_z
+from opsmeeting.window import Window
+
+MARGIN = timedelta(hours=1)  # ask a wider range than the window and filter created_at ourselves
+SERVICE_IDS_PER_QUERY = 100  # keeps URLs short
+
+UNAVAILABLE_EFFECT = {
+    "priorities": "major incidents are unknown (they need the account's two highest priorities)",
+    "services": "log entries were asked for without a team filter",
+    "users": "responders' names and time zones are unknown, so the business, off and sleep-hour split is too",
+    "teams": "PagerDuty team names are not shown",
+    "schedules": "on-call hours are unknown",
+}
+
+
+class PagerDutyCollector(PagerDutyApi):
+    """Collects one window of one account into ``IncidentData``."""
+
+    name = "pagerduty"
+    kind = "incidents"
+
+    def __init__(
+        self,
+        source: PagerDutySource,
+        *,
+        service_ids: Iterable[str],
+        schedule_ids: Iterable[str] = (),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        token: str | None = None,
+        environ: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff: float = 1.0,
+        requests_per_minute: int | None = None,
+    ) -> None:
+        super().__init__(source, token=token, environ=environ, sleep=sleep, monotonic=monotonic, backoff=backoff,
+                         requests_per_minute=requests_per_minute)
+        self.service_ids = sorted(set(service_ids))
+        self.schedule_ids = list(dict.fromkeys(schedule_ids))
+        self.now = now
+
+    def collect(self, window: Window) -> tuple[IncidentData, SourceStatus]:
+        """Incidents and their timelines are required: without them the source fails. The reference
+        data are optional: one that cannot be read leaves only the metrics that need it null
+        (``IncidentData.unavailable`` says which and why), and the source is degraded."""
+        started = self.monotonic()
+        collected_at = self.now()
+        base = {"time_zone": "UTC"}
+        unavailable: dict[str, str] = {}
+
+        def optional(part: str, read: Callable[[], Any], default: Any) -> Any:
+            try:
+                return read()
+            except PagerDutyFailure as exc:
+                unavailable[part] = exc.message
+                return default
+
+        priorities = optional("priorities", lambda: self.pages("/priorities", "priorities", base), [])
+        rank_of = {p["id"]: i for i, p in enumerate(priorities)}
+        services = optional("services", self._services, [])
+        incidents_raw = self._incidents(window, collected_at)
+        team_filter = _team_filter(services, self.service_ids) if "services" not in unavailable else None
+        entries, strategy = self._log_entries(window, incidents_raw, collected_at, team_filter)
+        missing = self._complete(incidents_raw, entries)
+        incidents = [self._incident(raw, entries.get(raw["id"], []), rank_of) for raw in incidents_raw]
+        people = optional("users", lambda: [person_from_api(u) for u in self.pages("/users", "users", base)], [])
+        teams = optional("teams", lambda: [team_from_api(t) for t in self.pages("/teams", "teams", base)], [])
+        shifts, failed_schedules = self._shifts(window)
+        if failed_schedules:
+            unavailable["schedules"] = "; ".join(failed_schedules)
+        data = IncidentData(
+            source=self.name, collected_at=collected_at, people=people, teams=teams, services=services,
+            severities=severities_from_api(priorities), incidents=sorted(incidents, key=lambda i: (i.created_at,
+                                                                                                  i.number)),
+            shifts=shifts, unavailable={OPTIONAL_PARTS[part]: why for part, why in unavailable.items()},
+        )
+        n_entries = sum(len(i.events) for i in incidents)
+        minimum = math.ceil(len(incidents) / PAGE) + math.ceil(n_entries / PAGE)
+        requests = sum(self.log.counts.values())
+        notes = [f"{part} could not be read ({why}): {UNAVAILABLE_EFFECT[part]}" for part, why in unavailable.items()]
+        if missing:
+            numbers = sorted(int(raw.get("incident_number") or 0) for raw in incidents_raw if raw["id"] in missing)
+            shown = ", ".join(f"#{n}" for n in numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10
+                                                                 else "")
+            notes.append(f"the timeline of {len(numbers)} incident(s) is incomplete even from their own log "
+                         f"entries ({shown}): their acknowledgement and resolution metrics may be wrong")
+        detail = "; ".join([*notes, f"{len(incidents)} incidents, {n_entries} log entries ({strategy}); "
+                                    f"{requests} requests, minimum for the data {minimum} + reference data"])
+        status = SourceStatus(
+            status="degraded" if missing or unavailable else "ok",
+            requests=requests,
+            requests_by_endpoint=self.request_counts(),
+            seconds=round(self.monotonic() - started, 3),
+            detail=detail,
+        )
+        return data, status
+
+    def _complete(self, incidents: list[Json], entries: dict[str, list[Json]]) -> set[str]:
+        """The completeness check: each incident has its trigger entry, and one that PagerDuty says is
+        acknowledged or resolved has that entry. Incidents that miss one get their own log entries
+        (one request each); the ids of those still incomplete are returned."""
+        gaps = [raw for raw in incidents if _timeline_gap(raw, entries.get(raw["id"], []))]
+        if not gaps:
+            return set()
+
+        def own(raw: Json) -> Json:
+            return {"id": raw["id"], "entries": self.pages(
+                f"/incidents/{raw['id']}/log_entries", "log_entries", {"time_zone": "UTC", "is_overview": "false"},
+                endpoint="GET /incidents/{id}/log_entries")}
+
+        still: set[str] = set()
+        for raw, result in zip(gaps, self._parallel(own, gaps), strict=True):
+            known = {e["id"]: e for e in [*entries.get(raw["id"], []), *result["entries"]]}
+            entries[raw["id"]] = list(known.values())
+            if _timeline_gap(raw, entries[raw["id"]]):
+                still.add(raw["id"])
+        return still
+
+    def _incidents(self, window: Window, collected_at: datetime) -> list[Json]:
+        since, until = window.start - MARGIN, min(window.end + MARGIN, max(collected_at, window.end))
+        found: dict[str, Json] = {}
+        groups = [self.service_ids[i : i + SERVICE_IDS_PER_QUERY]
+                  for i in range(0, len(self.service_ids), SERVICE_IDS_PER_QUERY)]
+        for group in groups:
+            params = {"time_zone": "UTC", "service_ids[]": group}
+            for raw in self.ranged("/incidents", "incidents", params, since, until):
+                created = required_time(raw.get("created_at"), f"incident {raw['id']}")
+                if window.start <= created < window.end:
+                    found[raw["id"]] = raw
+        return list(found.values())
+
+    def _log_entries(
+        self, window: Window, incidents: list[Json], collected_at: datetime, team_ids: list[str] | None
+    ) -> tuple[dict[str, list[Json]], str]:
+        """Pick the cheaper strategy from a count probe and collect every entry of the incidents.
+        ``team_ids`` narrows the account-wide list to the teams of the configured services, when every
+        one of them has a team (``_team_filter``); the completeness check catches what it misses."""
+        wanted = {raw["id"] for raw in incidents}
+        if not wanted:
+            return {}, "no incidents"
+        since, until = window.start - MARGIN, collected_at
+        params: Json = {"time_zone": "UTC", "is_overview": "false"}
+        if team_ids:
+            params["team_ids[]"] = team_ids
+        # The probe is the first page of the account-wide list: reused when that list is chosen.
+        ranged_params = {**params, "since": iso_z(since), "until": iso_z(until)}
+        probe = self.get("/log_entries", {**ranged_params, "limit": PAGE, "offset": 0, "total": "true"})
+        total = probe.get("total")
+        account_cost = math.inf if total is None else math.ceil(total / PAGE) + 2 * (total // OFFSET_CAP)
+        per_incident_cost = len(wanted)
+        by_incident: dict[str, list[Json]] = {i: [] for i in wanted}
+        if account_cost <= per_incident_cost:
+            if total is not None and total <= OFFSET_CAP:
+                rest = self.pages("/log_entries", "log_entries", ranged_params, first=probe)
+            else:
+                rest = self.ranged("/log_entries", "log_entries", params, since, until)
+            for entry in rest:
+                incident = entry.get("incident")
+                incident_id = incident.get("id") if isinstance(incident, dict) else None
+                if incident_id in by_incident:
+                    by_incident[incident_id].append(entry)
+            return by_incident, f"account-wide log entries: {total} entries in the range"
+
+        def one(incident_id: str) -> Json:
+            entries = self.pages(f"/incidents/{incident_id}/log_entries", "log_entries",
+                                 {"time_zone": "UTC", "is_overview": "false"},
+                                 endpoint="GET /incidents/{id}/log_entries")
+            return {"id": incident_id, "entries": entries}
+
+        for result in self._parallel(one, sorted(wanted)):
+            by_incident[result["id"]] = result["entries"]
+        return by_incident, f"per-incident log entries ({len(wanted)} incidents < {total} account-wide entries)"
+
+    @staticmethod
+    def _incident(raw: Json, entries: list[Json], rank_of: dict[str, int]) -> Incident:
+        events = [event_from_api(e) for e in {e["id"]: e for e in entries}.values()]
+        return incident_from_api(raw, events, rank_of)
+
+    def _services(self) -> list[SourceService]:
+        wanted = set(self.service_ids)
+        return [service_from_api(s) for s in self.pages("/services", "services", {"time_zone": "UTC"})
+                if s["id"] in wanted]
+
+    def _shifts(self, window: Window) -> tuple[list[Shift], list[str]]:
+        """Each schedule's final rendered entries in the window; a schedule that cannot be read (a stale
+        id: 404) is named in the second list, and only on-call hours go without it."""
+
+        def one(schedule_id: str) -> Json:
+            try:
+                return self.get(
+                    f"/schedules/{schedule_id}",
+                    {"since": iso_z(window.start), "until": iso_z(window.end), "time_zone": "UTC", "overflow": "true"},
+                    endpoint="GET /schedules/{id}",
+                )
+            except PagerDutyFailure as exc:
+                return {"error": f"schedule {schedule_id}: {exc.message}"}
+
+        shifts, failed = [], []
+        for schedule_id, body in zip(self.schedule_ids, self._parallel(one, self.schedule_ids), strict=True):
+            if "error" in body and "schedule" not in body:
+                failed.append(str(body["error"]))
+                continue
+            final = ((body.get("schedule") or {}).get("final_schedule") or {})
+            entries = final.get("rendered_schedule_entries") or []
+            if not isinstance(entries, list):
+                failed.append(f"schedule {schedule_id}: malformed answer (rendered_schedule_entries)")
+                continue
+            shifts += [s for s in (shift_from_api(schedule_id, item) for item in entries) if s is not None]
+        return shifts, failed
+
+
+def _team_filter(services: list[SourceService], wanted: list[str]) -> list[str] | None:
+    """The teams whose log entries hold every configured service's: the union of those services'
+    teams, or None (no filter) when one of them has no team or was not found, since a filter would
+    then leave its incidents without a timeline."""
+    teams_of = {s.id: s.team_ids for s in services}
+    if not wanted or any(not teams_of.get(sid) for sid in wanted):
+        return None
+    return sorted({t for sid in wanted for t in teams_of[sid]})
+
+
+def _timeline_gap(raw: Json, entries: list[Json]) -> bool:
+    kinds = {str(e.get("type", "")).removesuffix("_log_entry") for e in entries}
+    status = raw.get("status")
+    return ("trigger" not in kinds
+            or (status == "acknowledged" and not kinds & {"acknowledge", "acknowledgement"})
+            or (status == "resolved" and "resolve" not in kinds))

@@ -1,0 +1,215 @@
+"""PagerDuty's vocabulary, and the one place that knows it: API objects (and the schema-1 snapshots,
+which kept PagerDuty's words) mapped onto the model of no one vendor (``opsmeeting.model``).
+
+- log entry types: ``trigger_log_entry`` → triggered, ``acknowledge_log_entry`` (the OpenAPI
+  document's ``acknowledgement_log_entry`` too) → acknowledged, ``notify`` → notified, ``escalate``
+  → escalated, ``assign`` → assigned, ``resolve`` → resolved, ``annotate`` → annotated;
+- agents: a ``user_reference`` is a human; a ``service_reference`` or ``integration_reference``
+  is automation (an auto-resolve, an integration's resolution);
+- notifications: SMS, phone and push interrupt (PagerDuty's "interruption"), email does not;
+- escalations: ``channel.type`` ``timeout`` is an escalation by timeout, any other by hand;
+- priorities: ``GET /priorities`` lists them most to least severe; the rank is that position.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from opsmeeting.collectors.pagerduty.api import Json, PagerDutyFailure
+from opsmeeting.model import (
+    Actor,
+    Event,
+    EventKind,
+    Incident,
+    IncidentData,
+    Person,
+    Severity,
+    Shift,
+    SourceService,
+    SourceTeam,
+)
+from opsmeeting.timefmt import parse_iso
+
+EVENT_KINDS: dict[str, EventKind] = {
+    "trigger": "triggered", "acknowledge": "acknowledged", "acknowledgement": "acknowledged",
+    "notify": "notified", "escalate": "escalated", "assign": "assigned", "resolve": "resolved",
+    "annotate": "annotated",
+}
+HUMAN_AGENTS = ("user_reference", "user")
+MACHINE_AGENTS = ("service_reference", "service", "integration_reference", "integration")
+INTERRUPTING = ("sms_notification", "phone_notification", "push_notification")
+OPTIONAL_PARTS = {"priorities": "severities", "users": "people", "teams": "teams", "services": "services",
+                  "schedules": "schedules"}  # PagerDuty's name of an optional part → the model's
+
+
+def event_kind(log_entry_type: str) -> EventKind:
+    kind = log_entry_type.removesuffix("_log_entry").removesuffix("_reference")
+    return EVENT_KINDS.get(kind, "other")
+
+
+def actor(agent_type: str | None, agent_id: str | None) -> Actor | None:
+    if agent_type in HUMAN_AGENTS:
+        return Actor(kind="human", id=agent_id)
+    if agent_type in MACHINE_AGENTS:
+        return Actor(kind="automation", id=agent_id)
+    return None
+
+
+def _event(id: str, kind: EventKind, at: datetime, agent_type: str | None, agent_id: str | None,
+           person_id: str | None, notification_type: str | None, channel_type: str | None,
+           note: str | None) -> Event:
+    escalation: Literal["timeout", "manual"] | None = None
+    if kind == "escalated":
+        escalation = "timeout" if channel_type == "timeout" else "manual"
+    return Event(id=id, kind=kind, at=at, actor=actor(agent_type, agent_id), person_id=person_id,
+                 interrupting=(notification_type in INTERRUPTING) if kind == "notified" else None,
+                 escalation=escalation, note=note)
+
+
+def event_from_api(raw: Json) -> Event:
+    """A log entry as the API sends it."""
+    kind = event_kind(str(raw.get("type", "")))
+    agent, channel, user = _ref(raw, "agent"), _ref(raw, "channel"), _ref(raw, "user")
+    assignees = raw.get("assignees") if isinstance(raw.get("assignees"), list) else []
+    first_assignee = assignees[0] if assignees and isinstance(assignees[0], dict) else {}
+    notification = channel.get("notification") if isinstance(channel.get("notification"), dict) else {}
+    note = raw.get("note") or (channel.get("summary") if kind == "annotated" else None)
+    return _event(raw["id"], kind, required_time(raw.get("created_at"), f"log entry {raw['id']}"),
+                  _text(agent.get("type")), _text(agent.get("id")),
+                  _text(user.get("id")) or _text(first_assignee.get("id")), _text(notification.get("type")),
+                  _text(channel.get("type")), _text(note))
+
+
+def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -> Incident:
+    """An incident as the API sends it, with its timeline; ``rank_of`` maps priority ids to ranks."""
+    timeline = sorted(events, key=lambda e: (e.at, e.id))
+    status = raw.get("status", "triggered")
+    urgency = raw.get("urgency", "high")
+    if status not in ("triggered", "acknowledged", "resolved") or urgency not in ("high", "low"):
+        raise PagerDutyFailure(f"incident {raw['id']}: malformed answer (status {status!r}, urgency {urgency!r})")
+    created_at = required_time(raw.get("created_at"), f"incident {raw['id']}")
+    resolved_at = time_or_none(raw.get("resolved_at"))
+    if status == "resolved" and resolved_at is None:
+        resolves = [e.at for e in timeline if e.kind == "resolved"]
+        resolved_at = resolves[-1] if resolves else None
+    number = raw.get("incident_number")
+    priority = _text(_ref(raw, "priority").get("id"))
+    return Incident(
+        id=raw["id"],
+        number=number if isinstance(number, int) and not isinstance(number, bool) else 0,
+        title=str(raw.get("title") or raw.get("summary") or ""),
+        service_id=str(_ref(raw, "service").get("id", "")),
+        created_at=created_at,
+        status=status,
+        urgency=urgency,
+        resolved_at=resolved_at if status == "resolved" else None,
+        severity_rank=rank_of.get(priority) if priority else None,
+        key=_text(raw.get("incident_key")),
+        url=_text(raw.get("html_url")),
+        events=timeline,
+    )
+
+
+def severities_from_api(priorities: list[Json]) -> list[Severity]:
+    return [Severity(id=p["id"], name=str(p.get("name") or p.get("summary") or p["id"]), rank=i)
+            for i, p in enumerate(priorities)]
+
+
+def person_from_api(user: Json) -> Person:
+    return Person(id=user["id"], name=str(user.get("name") or user["id"]), email=_text(user.get("email")),
+                  time_zone=_zone(user.get("time_zone")))
+
+
+def team_from_api(team: Json) -> SourceTeam:
+    return SourceTeam(id=team["id"], name=str(team.get("name") or team["id"]))
+
+
+def service_from_api(service: Json) -> SourceService:
+    return SourceService(id=service["id"], name=str(service.get("name") or service["id"]),
+                         team_ids=[t["id"] for t in (service.get("teams") or []) if isinstance(t, dict) and "id" in t])
+
+
+def shift_from_api(schedule_id: str, item: Any) -> Shift | None:
+    """One rendered schedule entry; None when it lacks a user or valid times."""
+    if not isinstance(item, dict):
+        return None
+    start, end = time_or_none(item.get("start")), time_or_none(item.get("end"))
+    user_id = _ref(item, "user").get("id")
+    if start and end and isinstance(user_id, str):
+        return Shift(schedule_id=schedule_id, person_id=user_id, start=start, end=end)
+    return None
+
+
+# --- schema-1 snapshots ----------------------------------------------------------------------------
+
+
+def incident_data_from_v1(data: Json) -> IncidentData:
+    """A schema-1 snapshot's ``pagerduty.json``: PagerDuty's vocabulary, reduced (log entries with
+    ``type`` without its suffix, ``agent_type``, ``notification_type``, ``channel_type``)."""
+    ranks = {p["id"]: int(p["order"]) for p in data.get("priorities", [])}
+    order = sorted(data.get("priorities", []), key=lambda p: int(p["order"]))
+    incidents = []
+    for raw in data.get("incidents", []):
+        events = [_event(e["id"], event_kind(e["type"]), parse_iso(e["created_at"]), e.get("agent_type"),
+                         e.get("agent_id"), e.get("user_id"), e.get("notification_type"), e.get("channel_type"),
+                         e.get("note")) for e in raw.get("log_entries", [])]
+        priority = raw.get("priority_id")
+        incidents.append(Incident(
+            id=raw["id"], number=raw["number"], title=raw["title"], service_id=raw["service_id"],
+            created_at=parse_iso(raw["created_at"]), status=raw["status"], urgency=raw["urgency"],
+            resolved_at=parse_iso(raw["resolved_at"]) if raw.get("resolved_at") else None,
+            severity_rank=sorted(ranks.values()).index(ranks[priority]) if priority in ranks else None,
+            key=raw.get("incident_key"), url=raw.get("html_url"), events=events))
+    return IncidentData(
+        source="pagerduty", collected_at=parse_iso(data["collected_at"]),
+        people=[Person(id=u["id"], name=u["name"], email=u.get("email"), time_zone=u.get("time_zone"))
+                for u in data.get("users", [])],
+        teams=[SourceTeam(id=t["id"], name=t["name"]) for t in data.get("teams", [])],
+        services=[SourceService(id=s["id"], name=s["name"], team_ids=s.get("team_ids", []))
+                  for s in data.get("services", [])],
+        severities=[Severity(id=p["id"], name=p["name"], rank=i) for i, p in enumerate(order)],
+        incidents=incidents,
+        shifts=[Shift(schedule_id=s["schedule_id"], person_id=s["user_id"], start=parse_iso(s["start"]),
+                      end=parse_iso(s["end"])) for s in data.get("shifts", [])],
+        unavailable={OPTIONAL_PARTS[k]: v for k, v in data.get("unavailable", {}).items()  # type: ignore[misc]
+                     if k in OPTIONAL_PARTS},
+    )
+
+
+def required_time(value: Any, what: str) -> datetime:
+    moment = time_or_none(value)
+    if moment is None:
+        raise PagerDutyFailure(f"{what}: malformed answer (created_at {str(value)[:40]!r})")
+    return moment
+
+
+def _ref(raw: Json, key: str) -> Json:
+    """A nested reference object, or {} when it is null or of another shape."""
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def time_or_none(value: Any) -> datetime | None:
+    try:
+        return parse_iso(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _zone(value: Any) -> str | None:
+    """A user's IANA time zone, or None (the rotation's zone is then used) when it is not one we know."""
+    if not isinstance(value, str):
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value
+
+

@@ -1,0 +1,60 @@
+"""What a run was about: the part of the configuration a report needs, copied into the snapshot (no
+secrets), so a report re-renders from its snapshot alone."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from opsmeeting.model.base import Frozen
+
+
+class PriorityWeights(Frozen):
+    """Weights of the priority formula (README, "Priority"): score = Σ weight × component value."""
+
+    high_urgency_incidents: float = Field(default=1.0, ge=0)
+    major_incidents: float = Field(default=5.0, ge=0)
+    sleep_interruptions: float = Field(default=1.0, ge=0)
+    error_budget_burn: float = Field(default=20.0, ge=0)
+    recurrence: float = Field(default=0.5, ge=0)
+
+
+class SetupTeam(Frozen):
+    name: str
+    display_name: str | None = None
+    members: int | None = None
+    source_ids: list[str] = Field(default_factory=list)  # the incident source's team ids
+
+
+class SetupService(Frozen):
+    name: str
+    team: str
+    source_ids: list[str] = Field(default_factory=list)  # the incident source's service ids
+
+
+class SetupSlo(Frozen):
+    name: str
+    kind: str
+    description: str = ""
+    objective: float
+    objectives: dict[str, float] = Field(default_factory=dict)
+    period_seconds: int
+    min_events: int
+    formula: str = ""  # the good/total queries, shown in the report for reconciliation
+    threshold_seconds: float | None = None  # a latency SLO's bucket bound (le)
+
+    def objective_for(self, service: str) -> float:
+        return self.objectives.get(service, self.objective)
+
+
+class Setup(Frozen):
+    title: str = "Ops Meeting"
+    page_size: Literal["A4", "Letter"] = "A4"
+    public_url: str | None = None
+    teams: list[SetupTeam]
+    services: list[SetupService]
+    slos: list[SetupSlo] = Field(default_factory=list)
+    priority_weights: PriorityWeights = Field(default_factory=PriorityWeights)
+    short_incident_seconds: float = 300.0
+    pdf_detail: int = 40  # the PDF shows this many services in full; the HTML shows every one
