@@ -418,7 +418,7 @@ def stage_aggregate(args: argparse.Namespace, meter: Meter) -> Json:
             "responders": len(cards.responders), "problems": len(cards.problems)}
 
 
-def metered_render(meter: Meter, snapshot: Any, cards: Any, **kwargs: Any) -> Any:
+def metered_render(meter: Meter, cards: Any, meeting: Any = None, **kwargs: Any) -> Any:
     """``render_report`` itself, with its three steps metered: ``charts`` (``render_charts``),
     ``html`` (from there to the end of the screen page's ``render_html``) and ``pdf`` (the print
     page's context and ``render_html``, then ``render_pdf``), the split of its own ``timings``."""
@@ -451,7 +451,9 @@ def metered_render(meter: Meter, snapshot: Any, cards: Any, **kwargs: Any) -> An
 
     module.render_charts, module.render_html, module.render_pdf = charts_step, html_step, pdf_step
     try:
-        rendered = module.render_report(snapshot, cards, **kwargs)
+        from opsmeeting.meeting.model import MeetingView
+
+        rendered = module.render_report(cards, meeting or MeetingView(), **kwargs)
     finally:
         module.render_charts, module.render_html, module.render_pdf = charts, html, make_pdf
         meter.open.pop("pdf", None)
@@ -476,13 +478,13 @@ def stage_render(args: argparse.Namespace, meter: Meter) -> Json:
     snapshot = _read(args.snapshot, meter)
     with meter.step("aggregation"):
         cards = build_scorecards(snapshot)
-    rendered = metered_render(meter, snapshot, cards)
+    rendered = metered_render(meter, cards)
     return {"library_timings_s": rendered.timings, "html_bytes": len(rendered.html.encode()),
             "pdf_bytes": len(rendered.pdf or b""), "pdf_pages": _pdf_pages(rendered.pdf),
             "charts": sorted(rendered.charts), "services": len(cards.services)}
 
 
-COLLECTOR_LINE = re.compile(r"^(\w+): (ok|degraded|failed|skipped), \d+ requests")
+COLLECTOR_LINE = re.compile(r"^(\w+): (ok|degraded|failed), \d+ requests")
 
 
 def _wrap(module: Any, name: str, before: Callable[[], None], after: Callable[[Any], object]) -> Callable[[], None]:
@@ -506,8 +508,9 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
     """``opsmeeting run --force`` through the library: the CLI's ``Runner`` itself, each of its steps
     metered by wrapping the functions it calls (collectors, snapshot, history, aggregation, wheel,
     charts, HTML, PDF, files, email, archive index). What no wrapper covers is ``other``."""
-    from opsmeeting import runner
-    from opsmeeting.cli import choose_window, parse_moment
+    from opsmeeting import pipeline, runner
+    from opsmeeting.cli.app import parse_moment
+    from opsmeeting.cli.reports import choose_window
     from opsmeeting.config import load_config
     from opsmeeting.meeting import wheel_store
     from opsmeeting.report import render
@@ -544,21 +547,21 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
               lambda result: (meter.end("collect", rename="snapshot_build"), keep("collected")(result))),
         _wrap(runner, "write_snapshot", *step("snapshot_write")),
         _wrap(runner, "load_history", *step("history")),
-        _wrap(runner, "build_scorecards", *step("aggregation", "cards")),
+        _wrap(pipeline, "build_scorecards", *step("aggregation", "cards")),
         _wrap(wheel_store, "view", *step("wheel")),
-        _wrap(runner, "write_report", *step("report_files")),
+        _wrap(pipeline, "write_report", *step("report_files")),
         _wrap(runner, "build_message", lambda: meter.begin("email"), lambda _: None),
         _wrap(runner, "send", lambda: None, lambda _: meter.end("email")),
         _wrap(runner, "write_index", *step("archive_index")),
     ]
-    original_render = runner.render_report
+    original_render = pipeline.render_report
 
     def render_step(*a: Any, **k: Any) -> Any:
         seen["rendered"] = metered_render(meter, *a, **k)
         return seen["rendered"]
 
-    runner.render_report = render_step  # type: ignore[assignment]
-    undo.append(lambda: setattr(runner, "render_report", original_render))
+    pipeline.render_report = render_step  # type: ignore[assignment]
+    undo.append(lambda: setattr(pipeline, "render_report", original_render))
     try:
         result = runner.Runner(config, now=lambda: now, log=log, pdf=True,
                                config_path=Path(args.config).resolve()).run(window, force=True)

@@ -1,4 +1,5 @@
-"""The stages wired together: configuration → collectors → snapshot → scorecards → report files.
+"""The stages wired together: collect → aggregate → meeting view → render → write (→ deliver, in the
+runner). ``collect`` makes a snapshot; ``make_report`` makes a report's files from one.
 
 Sources are registered explicitly (``collectors.registry.SOURCES``, or the ``sources`` a caller
 passes). A source that fails does not stop the run: its data is ``None`` in the snapshot, its
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsmeeting.aggregate.model import Scorecards
+from opsmeeting.aggregate.model import History, Scorecards
+from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors import BuildContext, Collector, Source
 from opsmeeting.collectors.prometheus import queries_for
 from opsmeeting.collectors.registry import SOURCES
 from opsmeeting.config import Config, SloDefinition
 from opsmeeting.config.slo_import import load_slos
 from opsmeeting.errors import CollectorError, ExitCode, InputError, write_crash_log
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.model import (
     IncidentData,
     Role,
@@ -35,6 +38,8 @@ from opsmeeting.model import (
     SourceRole,
     SourceStatus,
 )
+from opsmeeting.report.output import ReportFiles, write_report
+from opsmeeting.report.render import render_report
 from opsmeeting.window import Window
 
 log = logging.getLogger("opsmeeting")
@@ -142,16 +147,6 @@ def collect(
     return Collected(snapshot=snapshot, timings=timings)
 
 
-def configured_sources(config: Config) -> list[str]:
-    """The sources a run would collect; ``run`` refuses a configuration with none."""
-    names = []
-    if config.sources.pagerduty is not None:
-        names.append("pagerduty")
-    if config.sources.prometheus is not None and (config.slos or config.slo_imports):
-        names.append("prometheus")
-    return names
-
-
 def exit_code_for(snapshot: Snapshot, cards: Scorecards | None = None) -> ExitCode:
     """3 when a source failed or answered in part, or an item could not be aggregated or rendered."""
     degraded = any(s.status in ("failed", "degraded") for s in snapshot.sources.values())
@@ -160,3 +155,30 @@ def exit_code_for(snapshot: Snapshot, cards: Scorecards | None = None) -> ExitCo
 
 def window_directory(out: Path, window: Window) -> Path:
     return out / window.folder
+
+
+@dataclass
+class Report:
+    """What one report's making produced: its scorecards (with the items left out by an error), its
+    files, its exit code (0, or 3 when degraded) and how long each stage took."""
+
+    cards: Scorecards
+    files: ReportFiles
+    exit_code: ExitCode
+    timings: dict[str, float]
+
+
+def make_report(snapshot: Snapshot, directory: Path, meeting_for: Callable[[Scorecards], MeetingView], *,
+                history: History | None = None, templates_dir: Path | None = None, pdf: bool = True) -> Report:
+    """aggregate → meeting view → render → write: the one path from a snapshot to a report's files, for
+    ``run``, ``render`` and ``demo`` alike. ``meeting_for`` gives the meeting loop to show beside the
+    scorecards (the wheel's tilt reads their priorities)."""
+    started = time.perf_counter()
+    cards = build_scorecards(snapshot, history=history)
+    aggregation = time.perf_counter() - started
+    meeting = meeting_for(cards)
+    rendered = render_report(cards, meeting, templates_dir=templates_dir, pdf=pdf)
+    cards = cards.model_copy(update={"item_errors": [*cards.item_errors, *rendered.item_errors]})
+    files = write_report(directory, cards, rendered, meeting)
+    return Report(cards=cards, files=files, exit_code=exit_code_for(snapshot, cards),
+                  timings={"aggregation": aggregation, **rendered.timings})

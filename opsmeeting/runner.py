@@ -32,19 +32,18 @@ from typing import Any
 
 from opsmeeting.aggregate.history import load_history
 from opsmeeting.aggregate.model import Scorecards
-from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.config import Config
 from opsmeeting.delivery.email import DeliveryError, build_message, send
 from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.meeting import wheel_store
 from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.meeting.notes import read_notes
 from opsmeeting.model import Snapshot
-from opsmeeting.pipeline import collect, exit_code_for, window_directory
+from opsmeeting.pipeline import collect, exit_code_for, make_report, window_directory
 from opsmeeting.report.archive import write_index
-from opsmeeting.report.output import ReportFiles, write_report
-from opsmeeting.report.render import render_report
+from opsmeeting.report.output import ReportFiles, read_scorecards
 from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.store import Store
 from opsmeeting.store.ledger import Delivery, Ledger, WindowRecord
@@ -200,21 +199,21 @@ class Runner:
     def _render(self, store: Store, window: Window, snapshot: Snapshot,
                 target: Path) -> tuple[ReportFiles, ExitCode, Scorecards]:
         history = None if window.provisional else load_history(store, window)
-        cards = build_scorecards(snapshot, history=history)
-        cards = cards.model_copy(update={
-            "items": ItemBook(store).view(since=window.start, now=self.now()),
-            "notes": read_notes(self.config.notes.directory if self.config.notes else None, window,
-                                [t.name for t in self.config.teams]),
-        })
-        wheel = wheel_store.view(store, self.config, self.now(), cards, self.config_path)
-        rendered = render_report(snapshot, cards, templates_dir=self.config.output.templates_dir, pdf=self.pdf,
-                                 wheel=wheel)
-        cards = cards.model_copy(update={"item_errors": [*cards.item_errors, *rendered.item_errors]})
-        files = write_report(target, cards, rendered)
-        self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in rendered.timings.items()))
+        report = make_report(snapshot, target, lambda cards: self._meeting(store, window, cards), history=history,
+                             templates_dir=self.config.output.templates_dir, pdf=self.pdf)
+        self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
         if not window.provisional:
-            store.record_window(cards.to_json_dict())
-        return files, exit_code_for(snapshot, cards), cards
+            store.record_window(report.cards.to_json_dict())
+        return report.files, report.exit_code, report.cards
+
+    def _meeting(self, store: Store, window: Window, cards: Scorecards) -> MeetingView:
+        """The meeting loop as the store has it: open items, notes of the window, the wheel's state."""
+        return MeetingView(
+            items=ItemBook(store).view(since=window.start, now=self.now()),
+            notes=read_notes(self.config.notes.directory if self.config.notes else None, window,
+                             [t.name for t in self.config.teams]),
+            wheel=wheel_store.view(store, self.config, self.now(), cards, self.config_path),
+        )
 
     def _finish(self, store: Store, ledger: Ledger, key: str, target: Path, code: ExitCode,
                 files: ReportFiles) -> RunResult:
@@ -248,7 +247,7 @@ class Runner:
         if email is None or not email.enabled:
             return "skipped"  # email was configured when it was asked for; it is kept until it is again
         try:
-            cards = Scorecards.model_validate_json((directory / "scorecards.json").read_bytes())
+            cards = read_scorecards(directory / "scorecards.json")
         except (OSError, ValueError) as exc:
             ledger.settle(delivery, "abandoned", error=f"its report is gone: {exc}")
             self.log(f"warning: the report of {directory.name} is gone ({directory}); its email is abandoned")

@@ -141,7 +141,7 @@ def test_a_degraded_report_past_its_age_is_final(tmp_path, prometheus, pagerduty
 def test_resuming_from_a_degraded_snapshot_collects_again(tmp_path, prometheus, pagerduty, smtp, capsys, token,
                                                            monkeypatch):
     """A run crashed after collecting while PagerDuty was down: the next one does not resume from that."""
-    import opsmeeting.runner
+    import opsmeeting.pipeline
 
     sink, port = smtp
     config = config_with_email(tmp_path, prometheus, pagerduty, port)
@@ -150,7 +150,7 @@ def test_resuming_from_a_degraded_snapshot_collects_again(tmp_path, prometheus, 
     def crash(*args, **kwargs):
         raise RuntimeError("killed while rendering")
 
-    monkeypatch.setattr(opsmeeting.runner, "render_report", crash)
+    monkeypatch.setattr(opsmeeting.pipeline, "render_report", crash)
     monkeypatch.setenv("OPSMEETING_CRASH_DIR", str(tmp_path))
     code, _, _ = run(["run", "-c", config, "--window", WINDOW_ARG, "--as-of", AS_OF], capsys)
     assert code == 1 and read_snapshot(report(tmp_path) / "snapshot").incidents is None

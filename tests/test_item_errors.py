@@ -14,7 +14,7 @@ import pytest
 from opsmeeting.aggregate import slo
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import main, sample_snapshot_dir
-from opsmeeting.report import render
+from opsmeeting.report import formats
 from opsmeeting.snapshot import read_snapshot
 
 
@@ -50,7 +50,7 @@ def test_an_slo_that_cannot_be_aggregated_is_an_error_not_the_end(tmp_path, caps
 
 
 def test_a_service_that_cannot_be_rendered_is_left_out_with_a_note(tmp_path, capsys, monkeypatch):
-    original = render.fmt_sli
+    original = formats.fmt_sli
     cards = build_scorecards(read_snapshot(sample_snapshot_dir()))
     poison = next(s.sli for c in cards.services if c.service == "checkout" for s in c.slos if s.name == "latency")
 
@@ -59,7 +59,7 @@ def test_a_service_that_cannot_be_rendered_is_left_out_with_a_note(tmp_path, cap
             raise ValueError("simulated template bug")
         return original(value)
 
-    monkeypatch.setattr(render, "fmt_sli", breaks_for_one_value)
+    monkeypatch.setattr(formats, "fmt_sli", breaks_for_one_value)
     code, data, html, err = render_sample(tmp_path, capsys)
     assert code == 3, err
     failed = {e["item"] for e in data["item_errors"]}

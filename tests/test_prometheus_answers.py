@@ -17,6 +17,7 @@ from opsmeeting.collectors.prometheus import PrometheusCollector
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
 from opsmeeting.model import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceRole
 from opsmeeting.report.output import scorecards_csv, scorecards_json
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import render_report
 from opsmeeting.window import Window
 
@@ -119,7 +120,7 @@ def test_nan_and_inf_become_null_with_a_reason_in_every_output(scripted):
 
     json.loads(text, parse_constant=no_constants)
     assert "nan" not in scorecards_csv(cards).lower()
-    html = render_report(snap, cards, pdf=False).html
+    html = render_report(cards, MeetingView(), pdf=False).html
     row = html[html.index("<td>quiet · latency</td>"):]
     row = row[:row.index("</tr>")]
     cells = [cell.split(">", 1)[1] for cell in row.split("</td>")[1:-1]]

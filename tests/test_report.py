@@ -14,6 +14,7 @@ from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import sample_snapshot_dir
 from opsmeeting.meeting.wheel_store import fresh_view
 from opsmeeting.model import Snapshot
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import render_report
 from opsmeeting.snapshot import read_snapshot
 
@@ -39,7 +40,7 @@ def sample() -> Snapshot:
 @pytest.fixture(scope="module")
 def rendered(sample):
     cards = build_scorecards(sample)
-    return render_report(sample, cards, wheel=fresh_view(sample.setup, sample.generated_at))
+    return render_report(cards, MeetingView(wheel=fresh_view(sample.setup, sample.generated_at)))
 
 
 def test_golden_html(rendered):
@@ -62,7 +63,7 @@ def test_golden_html(rendered):
 
 
 def test_output_is_deterministic(sample, rendered):
-    again = render_report(sample, build_scorecards(sample), wheel=fresh_view(sample.setup, sample.generated_at))
+    again = render_report(build_scorecards(sample), MeetingView(wheel=fresh_view(sample.setup, sample.generated_at)))
     assert again.html == rendered.html  # charts included: same pixels twice
 
 
@@ -90,7 +91,7 @@ def test_pdf_structure(rendered, tmp_path):
 
 def test_letter_paper(sample, tmp_path):
     letter = sample.model_copy(update={"setup": sample.setup.model_copy(update={"page_size": "Letter"})})
-    out = render_report(letter, build_scorecards(letter))
+    out = render_report(build_scorecards(letter), MeetingView())
     reader = PdfReader(__import__("io").BytesIO(out.pdf))
     assert (round(float(reader.pages[0].mediabox.width)), round(float(reader.pages[0].mediabox.height))) == (612, 792)
 
@@ -102,7 +103,7 @@ def test_custom_templates_override_and_extend(sample, tmp_path):
         "{% block footer %}<footer>ACME Corp internal: {{ ctx.title }}</footer>{% endblock %}")
     (tmp_path / "sections" / "planning.html.j2").write_text(
         '<section class="agenda-item" id="planning"><h2>3. Planning, the ACME way</h2></section>')
-    out = render_report(sample, build_scorecards(sample), templates_dir=tmp_path, pdf=False)
+    out = render_report(build_scorecards(sample), MeetingView(), templates_dir=tmp_path, pdf=False)
     assert "ACME Corp internal: Ops Meeting — Example Corp" in out.html
     assert "3. Planning, the ACME way" in out.html
     assert "1. Incident and problem review" in out.html  # the rest is the built-in
@@ -120,7 +121,7 @@ def test_hostile_titles_are_text_and_fetch_nothing(sample, tmp_path):
         "incidents": sample.incidents.model_copy(update={"incidents": incidents}),
         "setup": sample.setup.model_copy(update={"title": '<iframe src="file:///etc/passwd"></iframe>'}),
     })
-    out = render_report(hostile, build_scorecards(hostile))
+    out = render_report(build_scorecards(hostile), MeetingView())
     assert HOSTILE not in out.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in out.html
     assert "<iframe" not in out.html
     reader = PdfReader(__import__("io").BytesIO(out.pdf))
@@ -144,7 +145,7 @@ def test_the_pdf_fetcher_refuses_everything_but_data_and_package_files():
 def test_a_large_organisation_gets_a_compact_pre_read_and_a_full_page(sample):
     small = sample.model_copy(update={"setup": sample.setup.model_copy(update={"pdf_detail": 3})})
     cards = build_scorecards(small)
-    out = render_report(small, cards)
+    out = render_report(cards, MeetingView())
     text = "\n".join(page.extract_text() for page in PdfReader(__import__("io").BytesIO(out.pdf)).pages)
     ranked = sorted(cards.services, key=lambda c: c.priority.rank)
     keep = {c.service for c in ranked[:3]}

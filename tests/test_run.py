@@ -112,7 +112,7 @@ def test_smtp_down_then_the_next_run_sends(tmp_path, prometheus, pagerduty, smtp
 
 def test_a_crash_leaves_no_partial_file_and_the_next_run_completes(tmp_path, prometheus, pagerduty, smtp, capsys,
                                                                    monkeypatch):
-    import opsmeeting.runner
+    import opsmeeting.pipeline
 
     sink, port = smtp
     monkeypatch.setenv("OPSMEETING_TEST_PD_TOKEN", "test-token")
@@ -124,7 +124,7 @@ def test_a_crash_leaves_no_partial_file_and_the_next_run_completes(tmp_path, pro
     def boom(*args, **kwargs):
         raise RuntimeError("killed while rendering")
 
-    monkeypatch.setattr(opsmeeting.runner, "render_report", boom)
+    monkeypatch.setattr(opsmeeting.pipeline, "render_report", boom)
     monkeypatch.setenv("OPSMEETING_CRASH_DIR", str(tmp_path))
     code, _, err = run(["run", "--config", config, "--window", WINDOW_ARG], capsys)
     assert code == 1 and "error: unexpected RuntimeError: killed while rendering" in err

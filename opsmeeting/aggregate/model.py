@@ -5,7 +5,7 @@ Key names are the contract of METRICS.md (``scorecards.json``); do not rename th
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -241,32 +241,6 @@ class MajorIncident(Card):
     postmortem_url: str | None  # first link in the incident's notes that looks like a postmortem
 
 
-class Item(Card):
-    id: int
-    kind: Literal["action", "parking_lot"]
-    team: str
-    owner: str | None
-    due: date | None
-    text: str
-    link: str | None
-    status: Literal["open", "done"]
-    while_listening_to: str | None  # a parking-lot item raised while another team presented
-    created_at: datetime
-    closed_at: datetime | None
-
-
-class ItemsView(Card):
-    open: list[Item]
-    closed_since_last: list[Item]
-    past_due: list[Item]
-    as_of: datetime
-
-
-class TeamNote(Card):
-    team: str
-    html: str | None  # sanitised HTML from the team's Markdown; None when the team wrote nothing
-
-
 class ItemError(Card):
     """One service or SLO that could not be aggregated or rendered: shown as missing, never the run's end."""
 
@@ -289,8 +263,6 @@ class Scorecards(Card):
     incidents_by_day: list[DayIncidents] = Field(default_factory=list)
     interruption_heatmap: list[list[int]] | None = None  # [weekday 0=Mon][local hour], responders' zones
     previous_overall: IncidentMetrics | None = None  # the previous rotation, when the store has it
-    items: ItemsView | None = None  # action items and parking lot, when the store is known
-    notes: list[TeamNote] = Field(default_factory=list)
     history_windows: int = 0  # how many earlier rotations the trends cover
     item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
     # what rendering needs and scorecards.json does not carry: the setup, and which source had which role

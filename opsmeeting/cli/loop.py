@@ -10,17 +10,13 @@ from pathlib import Path
 
 import click
 
+from opsmeeting.cli.app import config_option
 from opsmeeting.config import Config, load_config
 from opsmeeting.errors import InputError
 from opsmeeting.meeting import wheel, wheel_store
 from opsmeeting.meeting.items import ItemBook
 from opsmeeting.meeting.notes import note_path
 from opsmeeting.store import Store
-
-config_option = click.option(
-    "--config", "-c", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    envvar="OPSMEETING_CONFIG", required=True, help="Configuration file (or $OPSMEETING_CONFIG).",
-)
 
 
 def _team(config: Config, name: str | None, what: str = "--team") -> str | None:

@@ -6,6 +6,7 @@ mailer is passed in (``send``) so tests use a real SMTP server on loopback.
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping
@@ -13,52 +14,22 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
 from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Email
 from opsmeeting.errors import OpsMeetingError
-from opsmeeting.report.render import data_quality, environment, fmt_duration, fmt_num, fmt_pct, fmt_sli
+from opsmeeting.report.summary import data_quality, summary_lines
 
 
 class DeliveryError(OpsMeetingError):
     pass
 
 
-def summary_lines(cards: Scorecards, warnings: list[str], link: str | None) -> list[str]:
-    o = cards.overall.incidents
-    lines = [f"Window: {cards.window.label()}" + (" (provisional)" if cards.window.provisional else ""), ""]
-    if o.known:
-        lines += [
-            f"Incidents: {o.incidents_total} ({o.incidents_high_urgency} high urgency, "
-            f"{fmt_num(o.incidents_major)} major, {o.incidents_open} still open)",
-            f"Time to acknowledge (median): {fmt_duration(o.mtta_p50_s)}; to resolve (median): "
-            f"{fmt_duration(o.mttr_p50_s)}",
-            f"Interruptions: {o.interruptions} ({fmt_num(o.interruptions_sleep)} in sleep hours)",
-        ]
-    else:
-        source, state = cards.role_status("incidents")
-        label = source.label if source else "the incident source"
-        lines.append(f"Incidents: not reported ({label} is not configured)" if state and state.status ==
-                     "not_configured" else f"Incidents: unknown ({label} could not be read)")
-    ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)[:3]
-    lines += ["", "Top priorities:"]
-    for card in ranked:
-        assert card.priority is not None
-        reasons = ", ".join(f"{r.component.replace('_', ' ')} {r.value:g}" for r in card.priority.reasons
-                            if r.value is not None and r.contribution > 0)[:160]
-        if card.priority.unknown:
-            reasons += f" (without {', '.join(u.replace('_', ' ') for u in card.priority.unknown)}: source missing)"
-        lines.append(f"  {card.priority.rank}. {card.service} (score {card.priority.score:.1f}): {reasons or '-'}")
-    missed = [(c.service, s) for c in cards.services for s in c.slos if s.met is False]
-    lines += ["", f"SLOs missed: {len(missed)}"]
-    for service, slo in missed[:10]:
-        lines.append(f"  {service} {slo.name}: {fmt_sli(slo.sli)} against {fmt_pct(slo.objective, 2)}, "
-                     f"budget consumed {fmt_pct(slo.error_budget_consumed, 0)}")
-    if warnings:
-        lines += ["", "Data quality:"] + [f"  - {w}" for w in warnings]
-    if link:
-        lines += ["", f"The projected page: {link}"]
-    lines += ["", "The PDF pre-read is attached."]
-    return lines
+@functools.cache
+def _templates() -> Environment:
+    return Environment(loader=PackageLoader("opsmeeting", "templates"), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 def build_message(config: Email, cards: Scorecards, pdf: Path, *, link: str | None, title: str,
@@ -79,7 +50,7 @@ def build_message(config: Email, cards: Scorecards, pdf: Path, *, link: str | No
         lines = ["Corrected report: it replaces the one sent earlier for this window, which was made while a "
                  "source was missing or incomplete.", "", *lines]
     message.set_content("\n".join([title, "", *lines]) + "\n")
-    html = environment().get_template("email.html.j2").render(title=title, lines=lines, link=link)
+    html = _templates().get_template("email.html.j2").render(title=title, lines=lines, link=link)
     message.add_alternative(html, subtype="html")
     message.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf",
                            filename=f"ops-meeting-{cards.window.slug}.pdf")

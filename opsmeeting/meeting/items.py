@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from opsmeeting.aggregate.model import Item, ItemsView
 from opsmeeting.errors import InputError
+from opsmeeting.meeting.model import Item, ItemsView
 from opsmeeting.store import Store
 from opsmeeting.timefmt import iso_z, parse_iso
 

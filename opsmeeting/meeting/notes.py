@@ -13,7 +13,7 @@ from pathlib import Path
 import nh3
 from markdown_it import MarkdownIt
 
-from opsmeeting.aggregate.model import TeamNote
+from opsmeeting.meeting.model import TeamNote
 from opsmeeting.window import Window
 
 ALLOWED_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a", "h3", "h4", "h5", "h6",

@@ -6,7 +6,6 @@ import json
 import random
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,18 +13,9 @@ from typing import Any
 from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Config
 from opsmeeting.meeting import wheel
+from opsmeeting.meeting.model import WheelView
 from opsmeeting.model import Setup
 from opsmeeting.store import Store
-
-
-@dataclass(frozen=True)
-class WheelView:
-    """What the page's wheel reads (``ctx.wheel``)."""
-
-    participants: list[wheel.WheelRow]
-    record_url: str | None
-    csrf_token: str | None
-    command: str
 
 
 def participants(config: Config) -> tuple[list[str], dict[str, int | None], dict[str, str | None]]:

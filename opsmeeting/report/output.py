@@ -7,9 +7,11 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from opsmeeting.aggregate.model import INCIDENT_KEYS, Scorecards
 from opsmeeting.fsutil import atomic_write_bytes, atomic_write_text
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import RenderedReport
 
 SLO_CSV_KEYS = ("status", "good", "total", "sli", "objective", "met", "error_budget_consumed",
@@ -24,8 +26,32 @@ class ReportFiles:
     csv: Path
 
 
-def scorecards_json(cards: Scorecards) -> str:
-    return json.dumps(cards.to_json_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+MEETING_KEYS = ("items", "notes")  # scorecards.json carries the meeting loop after previous_overall
+
+
+def scorecards_document(cards: Scorecards, meeting: MeetingView | None = None) -> dict[str, Any]:
+    """The scorecards.json document: the scorecards and, beside them, the meeting loop's items and notes."""
+    data = cards.to_json_dict()
+    extra = (meeting or MeetingView()).document()
+    ordered: dict[str, Any] = {}
+    for key, value in data.items():
+        ordered[key] = value
+        if key == "previous_overall":
+            ordered.update(extra)
+    return ordered
+
+
+def scorecards_json(cards: Scorecards, meeting: MeetingView | None = None) -> str:
+    return json.dumps(scorecards_document(cards, meeting), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def read_scorecards(path: Path) -> Scorecards:
+    """A written scorecards.json as Scorecards (the meeting loop's keys left aside); ValueError or
+    OSError when it is not one."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return Scorecards.model_validate({k: v for k, v in data.items() if k not in MEETING_KEYS})
 
 
 def scorecards_csv(cards: Scorecards) -> str:
@@ -55,7 +81,8 @@ def scorecards_csv(cards: Scorecards) -> str:
     return buffer.getvalue()
 
 
-def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport) -> ReportFiles:
+def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport,
+                 meeting: MeetingView | None = None) -> ReportFiles:
     directory.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(
         html=directory / "report.html",
@@ -63,7 +90,7 @@ def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport) -
         json=directory / "scorecards.json",
         csv=directory / "scorecards.csv",
     )
-    atomic_write_text(files.json, scorecards_json(cards))
+    atomic_write_text(files.json, scorecards_json(cards, meeting))
     atomic_write_text(files.csv, scorecards_csv(cards))
     if files.pdf is not None and rendered.pdf is not None:
         atomic_write_bytes(files.pdf, rendered.pdf)

@@ -1,0 +1,197 @@
+"""The view model of a report: one typed object per medium (``screen``, ``print``), built from the
+scorecards and the meeting view, and the only thing templates read (``ctx``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from opsmeeting.aggregate.model import (
+    BudgetAttribution,
+    MajorIncident,
+    Problem,
+    ResponderScorecard,
+    Scorecards,
+    ServiceScorecard,
+    SloScorecard,
+)
+from opsmeeting.meeting.model import MeetingView, WheelView
+from opsmeeting.model import Setup
+from opsmeeting.report.charts import Chart, sparkline_points
+from opsmeeting.report.guard import RenderGuard
+from opsmeeting.report.summary import Warning, changes_since_last, data_quality
+
+Medium = Literal["screen", "print"]
+
+
+@dataclass
+class ReportContext:
+    """Everything a report template reads, as ``ctx`` (README, "Custom templates")."""
+
+    title: str
+    setup: Setup
+    cards: Scorecards
+    meeting: MeetingView
+    medium: Medium
+    timezone: str
+    window_label: str
+    generated_label: str
+    warnings: list[Warning]
+    charts: dict[str, Chart]
+    ranked: list[ServiceScorecard]  # by priority rank
+    on_call: list[ResponderScorecard]  # who was on call, longest first
+    recurring: list[Problem]  # problems that came back, the ten largest
+    burners: list[tuple[SloScorecard, BudgetAttribution]]  # incidents that burned 5 % or more of a budget
+    silent_burn: list[SloScorecard]  # budgets burned with no incident open
+    latency: LatencyTable
+    sparklines: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, SLO) → polyline points
+    changes: list[str] = field(default_factory=list)
+    page_size: str = "A4"
+    detailed: list[ServiceScorecard] = field(default_factory=list)  # services shown in full (appendix, SLOs)
+    summarised: list[ServiceScorecard] = field(default_factory=list)  # the rest, one table row each (print)
+    responders_shown: list[ResponderScorecard] = field(default_factory=list)
+    ranked_shown: list[ServiceScorecard] = field(default_factory=list)
+    majors_shown: list[MajorIncident] = field(default_factory=list)
+    guard: RenderGuard = field(default_factory=RenderGuard)
+
+    @property
+    def wheel(self) -> WheelView | None:
+        """The Ops Wheel on the screen page; None in print."""
+        return self.meeting.wheel if self.medium == "screen" else None
+
+    def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
+        if moment is None:
+            return "—"
+        return moment.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+@dataclass(frozen=True)
+class Quantile:
+    key: str  # as in scorecards.json, e.g. "0.99"
+    label: str  # "p99"
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    slo: SloScorecard
+    values: list[float | None]  # one per column, seconds
+
+
+@dataclass(frozen=True)
+class LatencyTable:
+    """Latency quantiles in one numeric column order for every row (SLOs may ask different ones)."""
+
+    columns: list[Quantile] = field(default_factory=list)
+    rows: list[LatencyRow] = field(default_factory=list)
+
+
+def latency_table(slos: list[SloScorecard]) -> LatencyTable:
+    keys = sorted({k for slo in slos for k in slo.quantiles}, key=float)
+    columns = [Quantile(key=k, label=f"p{float(k) * 100:.10g}") for k in keys]
+    return LatencyTable(columns=columns, rows=[LatencyRow(slo, [slo.quantiles.get(k) for k in keys]) for slo in slos])
+
+
+@dataclass(frozen=True)
+class Detail:
+    detailed: list[ServiceScorecard]
+    summarised: list[ServiceScorecard]
+    responders_shown: list[ResponderScorecard]
+    ranked_shown: list[ServiceScorecard]
+    majors_shown: list[MajorIncident]
+
+
+def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, limit: int) -> Detail:
+    """What is shown in full. The page shows everything; the PDF of a large organisation shows the
+    ``limit`` highest-priority services plus any that missed an SLO or had a major incident (at most
+    twice ``limit``) in full, and summarises the rest in one table, so the pre-read stays readable."""
+    responders = sorted(cards.responders, key=lambda r: (-r.interruptions, r.name))
+    majors = cards.major_incidents
+    if medium == "screen" or (len(cards.services) <= limit and len(majors) <= 2 * limit):
+        return Detail(detailed=cards.services, summarised=[], responders_shown=responders, ranked_shown=ranked,
+                      majors_shown=majors)
+    # the PDF lists the major incidents that most need the meeting: no postmortem yet, then the longest
+    longest = sorted(majors, key=lambda m: (m.postmortem_url is not None, -(m.ttr_s or float("inf")), m.number))
+    majors_shown = sorted(longest[: 2 * limit], key=lambda m: (m.created_at, m.number))
+    notable = {
+        c.service for c in cards.services
+        if (c.incidents.incidents_major or 0) > 0 or any(s.met is False for s in c.slos)
+    }
+    keep = {c.service for c in ranked[:limit]}
+    for card in ranked[limit:]:
+        if len(keep) >= 2 * limit:
+            break
+        if card.service in notable:
+            keep.add(card.service)
+    return Detail(
+        detailed=[c for c in cards.services if c.service in keep],
+        summarised=[c for c in ranked if c.service not in keep],
+        responders_shown=responders[:limit],
+        ranked_shown=ranked[:limit],
+        majors_shown=majors_shown,
+    )
+
+
+def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, charts: dict[str, Chart],
+                  templates_dir: Path | None = None) -> ReportContext:
+    setup = cards.setup
+    if setup is None:
+        raise ValueError("these scorecards carry no setup: make them with build_scorecards to render them")
+    tz = cards.window.timezone
+    ranked = sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0)
+    on_call = sorted((r for r in cards.responders if (r.on_call_hours or 0) > 0),
+                     key=lambda r: (-(r.on_call_hours or 0), r.name))
+    recurring = [p for p in cards.problems if p.count >= 2][:10]
+    burners = [
+        (slo, attr)
+        for c in cards.services
+        for slo in c.slos
+        for attr in slo.attribution[:3]
+        if attr.share_of_budget >= 0.05
+    ]
+    burners.sort(key=lambda pair: -pair[1].share_of_budget)
+    silent = sorted(
+        (
+            slo for c in cards.services for slo in c.slos
+            if slo.status == "ok" and (slo.error_budget_consumed or 0) >= 0.75 and (slo.unattributed_share or 0) >= 0.5
+        ),
+        key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
+    )[:6]
+    sparklines: dict[tuple[str, str], str] = {}
+    for card in cards.services:
+        for slo in card.slos:
+            series = card.trend.error_budget_consumed.get(slo.name) if card.trend else None
+            if not series or sum(v is not None for v in series) < 2:
+                series = [None if not d.total or d.good is None else d.good / d.total for d in slo.daily]
+            sparklines[(slo.service, slo.name)] = sparkline_points(series)
+    generated = cards.generated_at.astimezone(ZoneInfo(tz))
+    shown = detail(cards, ranked, medium, setup.pdf_detail)
+    return ReportContext(
+        title=setup.title,
+        setup=setup,
+        cards=cards,
+        meeting=meeting,
+        medium=medium,
+        timezone=tz,
+        window_label=cards.window.label(),
+        generated_label=generated.strftime("%a %-d %b %Y %H:%M %Z"),
+        warnings=data_quality(cards),
+        charts=charts,
+        ranked=ranked,
+        on_call=on_call,
+        recurring=recurring,
+        burners=burners[:12],
+        silent_burn=silent,
+        latency=latency_table([slo for c in shown.detailed for slo in c.slos if slo.quantiles]),
+        sparklines=sparklines,
+        changes=changes_since_last(cards),
+        page_size=setup.page_size,
+        guard=RenderGuard(templates_dir),
+        detailed=shown.detailed,
+        summarised=shown.summarised,
+        responders_shown=shown.responders_shown,
+        ranked_shown=shown.ranked_shown,
+        majors_shown=shown.majors_shown,
+    )
