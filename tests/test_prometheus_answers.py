@@ -15,9 +15,9 @@ import pytest
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors.prometheus import PrometheusCollector
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.model import Setup, SetupService, SetupSlo, SetupTeam, Snapshot, SourceRole
 from opsmeeting.report.output import scorecards_csv, scorecards_json
-from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import render_report
 from opsmeeting.window import Window
 

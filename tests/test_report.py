@@ -12,9 +12,9 @@ from pypdf import PdfReader
 
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import sample_snapshot_dir
+from opsmeeting.meeting.model import MeetingView
 from opsmeeting.meeting.wheel_store import fresh_view
 from opsmeeting.model import Snapshot
-from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import render_report
 from opsmeeting.snapshot import read_snapshot
 
