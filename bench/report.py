@@ -352,6 +352,19 @@ def scaling(r: Json) -> str:
     ])
 
 
+def startup(r: Json) -> str:
+    if "startup" not in r:
+        return missing("startup")
+    data = r["startup"]
+    rows = [[f"`{row['command']}`", s(row["median_s"], 3), s(row["min_s"], 3), s(row["max_s"], 3),
+             verdict(row["median_s"] < data["goal_s"])] for row in data["rows"]]
+    return ("## Start-up of the meeting-room commands\n\n"
+            f"From process start to exit through the console script, a fresh interpreter each run, median of "
+            f"{data['rows'][0]['runs']} (bytecode cache warm). Goal: under {data['goal_s']} s. These commands "
+            "import none of pandas, matplotlib, WeasyPrint or the HTTP clients (tests/test_startup.py).\n\n"
+            + table(["command", "median", "min", "max", "goal"], rows))
+
+
 def notes(r: Json) -> str:
     return "\n".join([
         "## How to read these numbers",
@@ -389,7 +402,7 @@ def provenance(r: Json) -> str:
 
 
 SECTIONS: tuple[Callable[[Json], str], ...] = (headline, machine, pagerduty, prometheus, aggregate, render_section,
-                                               run_section, scaling, provenance, notes)
+                                               run_section, scaling, startup, provenance, notes)
 
 
 def render(results: Json) -> str:

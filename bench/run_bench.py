@@ -552,12 +552,51 @@ def bench_scaling(repeats: int) -> Json:
     return {"rows": rows, "runs_per_scale": 1, "prometheus_spacing_s": RUN_SPACING}
 
 
+# --- start-up ------------------------------------------------------------------------------------------
+
+STARTUP_COMMANDS = (("opsmeeting --help", ["--help"]), ("opsmeeting wheel show", ["wheel", "show", "-c", "{config}"]),
+                    ("opsmeeting item list", ["item", "list", "-c", "{config}"]))
+STARTUP_RUNS = 15
+
+
+def bench_startup(repeats: int) -> Json:
+    """Wall time of a meeting-room command from process start to exit (the console script, a fresh
+    interpreter each time), median of STARTUP_RUNS, with and without the bytecode cache warm."""
+    import statistics
+    import subprocess
+
+    del repeats
+    folder = OUT / "startup"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "opsmeeting.yaml"
+    config.write_text(
+        "rotation: {length: 14d, anchor: '2026-01-12T09:00:00', timezone: Europe/Lisbon}\n"
+        "teams: [{name: payments}, {name: search}]\n"
+        "services: [{name: checkout, team: payments, pagerduty_service_ids: [PS1]}]\n"
+        f"state: {{path: {folder / 'state.sqlite'}}}\n")
+    script = ROOT / ".venv" / "bin" / "opsmeeting"
+    rows = []
+    for label, args in STARTUP_COMMANDS:
+        argv = [str(script), *(a.format(config=config) for a in args)]
+        subprocess.run(argv, capture_output=True, check=False)  # warm the bytecode cache
+        times = []
+        for _ in range(STARTUP_RUNS):
+            began = time.perf_counter()
+            done = subprocess.run(argv, capture_output=True, check=False)
+            times.append(time.perf_counter() - began)
+            assert done.returncode == 0, done.stderr.decode()[-500:]
+        rows.append({"command": label, "median_s": statistics.median(times), "min_s": min(times),
+                     "max_s": max(times), "runs": len(times)})
+        log(f"startup: {label} {statistics.median(times):.3f} s")
+    return {"rows": rows, "goal_s": 0.3}
+
+
 # --- main ----------------------------------------------------------------------------------------------
 
 
 BENCHES: dict[str, Callable[[int], Json]] = {
     "pagerduty": bench_pagerduty, "prometheus": bench_prometheus, "aggregate": bench_aggregate,
-    "render": bench_render, "run": bench_run, "scaling": bench_scaling,
+    "render": bench_render, "run": bench_run, "scaling": bench_scaling, "startup": bench_startup,
 }
 
 
