@@ -32,6 +32,7 @@ test:
 	./scripts/system-deps.sh test
 	$(MAKE) --no-print-directory install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	OPSMEETING_REQUIRE_PROMETHEUS=1 $(BIN)/python -m pytest -q
 
 ## make test-future: the whole suite with the clock of every process a year ahead (libfaketime): no test may
@@ -43,6 +44,7 @@ test-future:
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## regenerate the bundled sample snapshot (seeded; the result is committed)
 sample: install

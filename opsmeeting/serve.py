@@ -146,6 +146,7 @@ class RequestProblem(Exception):
 
 
 class MeetingServer(ThreadingHTTPServer):
+    server_address: tuple[str, int] | tuple[str, int, int, int]  # an AF_INET(6) socket's name: the host is a str
     daemon_threads = True
     block_on_close = False  # Ctrl-C does not wait for idle connections to time out
     request_queue_size = 256  # the listen backlog (the standard library's 5 drops a room's burst of connections)
@@ -222,7 +223,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "opsmeeting"
     sys_version = ""
     default_request_version = "HTTP/1.0"  # answers to unparseable request lines carry a status line too
-    timeout: float | None = DEFAULT_TIMEOUT
+    # typeshed declares it a ClassVar; StreamRequestHandler.setup reads it per instance, set in setup() below
+    timeout: float | None = DEFAULT_TIMEOUT  # type: ignore[misc]
+    raw_requestline: bytes  # set by handle_one_request (undeclared in typeshed)
 
     def setup(self) -> None:
         self.timeout = self.server.request_timeout

@@ -6,7 +6,7 @@ Key names are the contract of METRICS.md (``scorecards.json``); do not rename th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -277,7 +277,7 @@ class Scorecards(Card):
     def to_json_dict(self) -> dict[str, Any]:
         """The scorecards.json document (METRICS.md): times ISO-8601 UTC with a Z."""
         data = self.model_dump(mode="json")
-        return _z_times(data)
+        return cast(dict[str, Any], _z_times(data))
 
 
 def _z_times(value: Any) -> Any:

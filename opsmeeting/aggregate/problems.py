@@ -10,6 +10,9 @@ are two different alerts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol, cast
+
 import pandas as pd
 
 from opsmeeting.aggregate.model import Problem
@@ -23,6 +26,22 @@ _SCRUBS: tuple[tuple[str, str], ...] = (
     (r"\d+(?:\.\d+)?", "<n>"),
     (r"\s+", " "),
 )
+
+
+class _SummaryRow(Protocol):
+    """A row of the per-problem summary in ``find_problems`` (``itertuples``), as pandas gives it."""
+
+    service: str
+    key: str
+    example_title: str
+    n: int
+    first_seen: pd.Timestamp
+    last_seen: pd.Timestamp
+    auto_resolved: int
+    resolved_without_ack: int
+    short: int
+    incident_numbers: list[int]
+    distinct_titles: int
 
 
 def normalise(series: pd.Series) -> pd.Series:
@@ -75,5 +94,5 @@ def find_problems(inc: pd.DataFrame, *, short_incident_seconds: float, limit: in
             incident_numbers=[int(n) for n in row.incident_numbers],
             distinct_titles=int(row.distinct_titles),
         )
-        for row in summary.itertuples(index=False)
+        for row in cast("Iterator[_SummaryRow]", summary.itertuples(index=False))
     ]

@@ -7,7 +7,9 @@ typed ``Scorecards`` model that templates and ``scorecards.json`` read.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,9 @@ from opsmeeting.aggregate.priority import rank_services
 from opsmeeting.aggregate.problems import find_problems
 from opsmeeting.aggregate.slo import slo_scorecards
 from opsmeeting.model import Snapshot
+
+if TYPE_CHECKING:
+    from pandas.api.typing import NaTType
 
 MAJOR_SEVERITIES = 2  # METRICS.md: a major incident has one of the account's two highest severities
 
@@ -216,8 +221,8 @@ def responder_scorecards(
     return result
 
 
-def _zero(value: object) -> float:
-    return 0.0 if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+def _zero(value: float | None) -> float:
+    return 0.0 if value is None or pd.isna(value) else float(value)
 
 
 def _on_call_hours(snapshot: Snapshot) -> pd.Series:
@@ -370,6 +375,19 @@ def _postmortem_links(snapshot: Snapshot, ids: set[str]) -> dict[str, str]:
     return found
 
 
+class _MajorRow(Protocol):
+    """A row of the incident frame (``itertuples``): the columns ``major_incidents`` reads."""
+
+    id: str
+    number: int
+    title: str
+    service: str
+    created_at: pd.Timestamp
+    resolved_at: pd.Timestamp | NaTType
+    ttr: float  # NaN while open
+    html_url: str | None
+
+
 def major_incidents(inc: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident]:
     majors = inc[inc["major"]].sort_values(["created_at", "number"])
     links = _postmortem_links(snapshot, set(majors["id"]))
@@ -385,7 +403,7 @@ def major_incidents(inc: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident
             html_url=row.html_url if str(row.html_url or "").startswith(("https://", "http://")) else None,
             postmortem_url=links.get(row.id),
         )
-        for row in majors.itertuples(index=False)
+        for row in cast("Iterator[_MajorRow]", majors.itertuples(index=False))
     ]
 
 
@@ -417,10 +435,11 @@ def with_trend(card: ServiceScorecard, history: History, snapshot: Snapshot) -> 
     past = history.services.get(card.service, [None] * len(history.windows))
     slo_names = [slo.name for slo in card.slos]
 
-    def consumed(entry: dict | None, name: str) -> float | None:
+    def consumed(entry: dict[str, Any] | None, name: str) -> float | None:
         for slo in (entry or {}).get("slos", []):
             if slo.get("name") == name:
-                return slo.get("error_budget_consumed")  # type: ignore[no-any-return]
+                value: float | None = slo.get("error_budget_consumed")  # a stored scorecards.json: a number or null
+                return value
         return None
 
     previous = past[-1] if past else None

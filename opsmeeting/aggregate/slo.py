@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,15 @@ def _ratio(good: float | None, total: float | None) -> float | None:
 
 def _consumed(sli: float | None, objective: float) -> float | None:
     return None if sli is None else (1.0 - sli) / (1.0 - objective)
+
+
+class _JudgeSetup(TypedDict):
+    """The ``judge`` arguments an SLO's two windows share."""
+
+    objective: float
+    min_events: int
+    period_seconds: int
+    source: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ def judge(counts: Counts, *, objective: float, min_events: int, period_total: fl
         good = total  # rate extrapolation can push good a hair above total
     sli = _ratio(good, total)
     bad = None if good is None or total is None else total - good
+    status: SloStatus
+    reason: str | None
     if problem and total is None:
         status, reason = "error", problem
     elif total is None or good is None:
@@ -99,8 +111,8 @@ def slo_scorecard(
             threshold_seconds=slo.threshold_seconds,
         )
     notes = measurement.notes
-    common = {"objective": objective, "min_events": slo.min_events, "period_seconds": slo.period_seconds,
-              "source": source}
+    common: _JudgeSetup = {"objective": objective, "min_events": slo.min_events, "period_seconds": slo.period_seconds,
+                           "source": source}
     now = judge(measurement.window, period_total=measurement.period_total, period_covered=measurement.period_covered,
                 problem=measurement.problem, notes=notes.get("window", ()), **common)
     before = judge(measurement.previous, period_total=measurement.previous_period_total,

@@ -29,14 +29,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, SloDefinition
 from opsmeeting.durations import format_duration
 from opsmeeting.errors import CollectorError
-from opsmeeting.model import BinnedCounts, Counts, DailyCounts, SloData, SloMeasurement, SourceStatus
+from opsmeeting.model import BinnedCounts, Counts, DailyCounts, Role, SloData, SloMeasurement, SourceStatus
 from opsmeeting.window import Window
 
 STEP = timedelta(hours=1)
@@ -120,7 +121,7 @@ class PrometheusCollector:
     """Collects every configured SLO for every service over one window."""
 
     name = "prometheus"
-    kind = "slos"
+    kind: Role = "slos"
 
     def __init__(
         self,
@@ -210,12 +211,12 @@ class PrometheusCollector:
         except requests.RequestException as exc:
             raise PrometheusFailure(_describe(exc)) from None
         try:
-            body = response.json()
+            body: dict[str, Any] = response.json()
         except ValueError:
             raise PrometheusFailure(f"{path}: HTTP {response.status_code}, not JSON") from None
         if response.status_code != 200:
             raise PrometheusFailure(f"{path}: HTTP {response.status_code}: {body.get('error', '')}".rstrip(": "))
-        return body  # type: ignore[no-any-return]
+        return body
 
     def version(self) -> str | None:
         try:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -81,7 +82,9 @@ def send(config: Email, message: EmailMessage, environ: Mapping[str, str],
                 smtp.login(username, password)
             refused = smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        reason = exc.smtp_error.decode(errors="replace") if isinstance(exc, smtplib.SMTPResponseException) else exc
+        # smtplib's replies are bytes (typeshed allows str too)
+        reason = (cast(bytes, exc.smtp_error).decode(errors="replace")
+                  if isinstance(exc, smtplib.SMTPResponseException) else exc)
         raise DeliveryError(f"email via {config.smtp_host}:{config.smtp_port} failed: {reason}") from None
     if refused:
         raise DeliveryError(f"email: refused for {', '.join(sorted(refused))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -48,7 +49,7 @@ class ItemBook:
         if item is None:
             raise InputError(f"no item #{item_id}")
         if not changed:
-            raise InputError(f"item #{item_id} was already done ({item.closed_at:%Y-%m-%d})")  # type: ignore[union-attr]
+            raise InputError(f"item #{item_id} was already done ({item.closed_at:%Y-%m-%d})")
         return item
 
     def get(self, item_id: int) -> Item | None:
@@ -66,7 +67,7 @@ class ItemBook:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return self._select(where + " ORDER BY id", tuple(args))
 
-    def _select(self, tail: str, args: tuple[object, ...]) -> list[Item]:
+    def _select(self, tail: str, args: tuple[object, ...]) -> builtins.list[Item]:  # `list` is the method here
         rows = self.store.db.execute(
             "SELECT id, kind, team, owner, due, text, link, status, while_listening_to, created_at, closed_at "
             f"FROM items {tail}", args).fetchall()

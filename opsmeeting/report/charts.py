@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -17,6 +18,9 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from opsmeeting.aggregate.model import Scorecards
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # Okabe–Ito, safe for the common colour-vision deficiencies.
 PALETTE = {
@@ -29,7 +33,7 @@ PALETTE = {
     "yellow": "#F0E442",
     "grey": "#6b6b6b",
 }
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.spines.top": False,

@@ -98,7 +98,7 @@ class SafeFetcher:
 
         root = TEMPLATES
 
-        class _Fetcher(URLFetcher):  # type: ignore[misc]
+        class _Fetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type information
             def fetch(self, url: str, headers: Any = None) -> Any:
                 if url.startswith("data:"):
                     return super().fetch(url, headers)
@@ -121,7 +121,8 @@ def render_pdf(html: str) -> bytes:
     gc.disable()
     try:
         document = HTML(string=html, base_url=str(TEMPLATES) + "/", url_fetcher=SafeFetcher.make())
-        return document.write_pdf(optimize_images=False)  # type: ignore[no-any-return]
+        pdf: bytes = document.write_pdf(optimize_images=False)
+        return pdf
     finally:
         if enabled:
             gc.enable()

@@ -250,7 +250,7 @@ class Store:
 
     def load_wheel(self) -> dict[str, Any] | None:
         row = self.db.execute("SELECT state_json FROM wheel WHERE id = 1").fetchone()
-        return None if row is None else json.loads(row[0])  # type: ignore[no-any-return]
+        return None if row is None else json.loads(row[0])
 
     def save_wheel(self, state: dict[str, Any]) -> None:
         with self.transaction() as db:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from opsmeeting.store.db import Store
 from opsmeeting.timefmt import iso_z, parse_iso
@@ -154,9 +154,10 @@ class Ledger:
         return row is not None
 
 
-def _record(row: tuple[object, ...]) -> WindowRecord:
+def _record(row: tuple[Any, ...]) -> WindowRecord:
+    """``row``: a ``windows`` row as sqlite3 hands it back (untyped values)."""
     key, state, attempts, directory, complete, window_json, updated_at = row
     window = Window.model_validate(json.loads(str(window_json))) if window_json else None
-    return WindowRecord(key=str(key), state=state, attempts=int(attempts),  # type: ignore[arg-type]
+    return WindowRecord(key=str(key), state=state, attempts=int(attempts),
                         directory=None if directory is None else str(directory), complete=bool(complete),
                         window=window, updated_at=parse_iso(str(updated_at)))

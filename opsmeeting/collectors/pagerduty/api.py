@@ -65,14 +65,14 @@ _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
 
 
-class _Client(pagerduty.RestApiV2Client):  # type: ignore[misc]
+class _Client(pagerduty.RestApiV2Client):
     """The official client with its retry loops disabled: each call is one attempt, so the
     collector's own loop decides (bounded, honouring ``ratelimit-reset``)."""
 
     def __init__(self, token: str, base_url: str, verify: Any, timeout: float) -> None:
         super().__init__(token, base_url=base_url, verify=verify)
         self.log = _QUIET  # it would log "exceeded maximum number of attempts (-1)" for answers we retry
-        self.timeout = timeout
+        self.timeout = timeout  # type: ignore[assignment]  # inferred int from its default; httpx takes a float
         self.max_network_attempts = 0
         self.max_http_attempts = -1
         self.retry = dict.fromkeys(RETRIED, 1)
@@ -172,7 +172,8 @@ class PagerDutyApi:
             raise PagerDutyFailure(f"{endpoint}: HTTP {status} {_error_message(response)}".rstrip())
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.backoff * 2 ** (attempt - 1), 30.0) * (1 + 0.25 * random.random())
+        delay: float = min(self.backoff * 2 ** (attempt - 1), 30.0) * (1 + 0.25 * random.random())
+        return delay
 
     def _wait_for(self, response: Any, attempt: int) -> float:
         if response.status_code == 429:

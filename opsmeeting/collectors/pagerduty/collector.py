@@ -28,7 +28,7 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     team_from_api,
 )
 from opsmeeting.config import PagerDutySource
-from opsmeeting.model import Incident, IncidentData, Shift, SourceService, SourceStatus
+from opsmeeting.model import Incident, IncidentData, Role, Shift, SourceService, SourceStatus
 from opsmeeting.timefmt import iso_z
 from opsmeeting.window import Window
 
@@ -48,7 +48,7 @@ class PagerDutyCollector(PagerDutyApi):
     """Collects one window of one account into ``IncidentData``."""
 
     name = "pagerduty"
-    kind = "incidents"
+    kind: Role = "incidents"
 
     def __init__(
         self,

@@ -74,7 +74,7 @@ def event_from_api(raw: Json) -> Event:
     agent, channel, user = _ref(raw, "agent"), _ref(raw, "channel"), _ref(raw, "user")
     assignees = raw.get("assignees") if isinstance(raw.get("assignees"), list) else []
     first_assignee = assignees[0] if assignees and isinstance(assignees[0], dict) else {}
-    notification = channel.get("notification") if isinstance(channel.get("notification"), dict) else {}
+    notification = _ref(channel, "notification")
     note = raw.get("note") or (channel.get("summary") if kind == "annotated" else None)
     return _event(raw["id"], kind, required_time(raw.get("created_at"), f"log entry {raw['id']}"),
                   _text(agent.get("type")), _text(agent.get("id")),
@@ -173,7 +173,7 @@ def incident_data_from_v1(data: Json) -> IncidentData:
         incidents=incidents,
         shifts=[Shift(schedule_id=s["schedule_id"], person_id=s["user_id"], start=parse_iso(s["start"]),
                       end=parse_iso(s["end"])) for s in data.get("shifts", [])],
-        unavailable={OPTIONAL_PARTS[k]: v for k, v in data.get("unavailable", {}).items()  # type: ignore[misc]
+        unavailable={OPTIONAL_PARTS[k]: v for k, v in data.get("unavailable", {}).items()
                      if k in OPTIONAL_PARTS},
     )
 
