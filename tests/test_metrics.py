@@ -203,3 +203,13 @@ def test_a_user_absent_from_users_is_named_as_unknown():
     cards = build_scorecards(snapshot([ghost]))
     responder = next(r for r in cards.responders if r.user == "PGHOST1")
     assert responder.name == "unknown user (PGHOST1)"
+
+
+def test_a_second_acknowledger_is_a_responder_with_no_first_acknowledgement():
+    """METRICS.md: every user who acknowledged is a responder; ``acknowledged`` counts first ones only.
+    Found by the property test: a user who only acknowledged second was left out."""
+    t = START + timedelta(hours=5)
+    both = incident(1, t, ack(t + timedelta(seconds=53), "U2"), ack(t + timedelta(seconds=55), "U9"))
+    r = {x.user: x for x in build_scorecards(snapshot([both])).responders}
+    assert set(r) == {"U2", "U9"}
+    assert (r["U2"].acknowledged, r["U9"].acknowledged, r["U9"].interruptions) == (1, 0, 0)

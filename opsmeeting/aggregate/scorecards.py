@@ -199,7 +199,10 @@ def responder_scorecards(
     hours = _on_call_hours(snapshot)
     per_user = per_user.join(hours.rename("on_call_hours"), how="outer")
     notified = entries.loc[entries["kind"] == "notified", "person_id"].dropna().unique()
-    per_user = per_user.reindex(per_user.index.union(pd.Index(notified)))
+    # everyone who acknowledged, not only the first: a second acknowledger is a responder with 0
+    acknowledgers = entries.loc[(entries["kind"] == "acknowledged") & (entries["actor_kind"] == "human"),
+                                "actor_id"].dropna().unique()
+    per_user = per_user.reindex(per_user.index.union(pd.Index(notified)).union(pd.Index(acknowledgers)))
     names = {p.id: p.name for p in data.people}  # a person the source does not list: deleted, or hidden
     zones = {p.id: p.time_zone for p in data.people}
     no_zones = "people" in data.unavailable  # the hour buckets need each person's own zone
