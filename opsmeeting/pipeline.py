@@ -13,10 +13,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opsmeeting import discovery
 from opsmeeting.aggregate.model import History, Scorecards
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors import BuildContext, Collector, Source
@@ -27,12 +28,11 @@ from opsmeeting.config.slo_import import load_slos
 from opsmeeting.errors import CollectorError, ExitCode, InputError, write_crash_log
 from opsmeeting.meeting.model import MeetingView
 from opsmeeting.model import (
+    Directory,
     IncidentData,
     Role,
     Setup,
-    SetupService,
     SetupSlo,
-    SetupTeam,
     SloData,
     Snapshot,
     SourceRole,
@@ -45,21 +45,40 @@ from opsmeeting.window import Window
 log = logging.getLogger("opsmeeting")
 
 
-def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
-    return Setup(
+def rules_of(config: Config) -> discovery.Rules | None:
+    d = config.discovery
+    if d is None:
+        return None
+    return discovery.Rules(teams=tuple(d.teams), exclude_services=tuple(d.exclude_services),
+                           exclude_teams=tuple(d.exclude_teams), prometheus_label=d.prometheus_label,
+                           unassigned_team=d.unassigned_team)
+
+
+def setup_from_config(config: Config, slos: list[SloDefinition], directory: Directory | None = None,
+                      known_keys: Mapping[str, str] | None = None) -> tuple[Setup, dict[str, str]]:
+    """The setup of a run: the explicit teams and services, plus those discovered in ``directory``
+    when the configuration has a ``discovery`` section; and the keys given to discovered ids."""
+    resolved = discovery.resolve(
+        [discovery.ExplicitTeam(t.name, t.display_name, t.members, tuple(t.pagerduty_team_ids)) for t in config.teams],
+        [discovery.ExplicitService(s.name, s.team, s.display_name, tuple(s.pagerduty_service_ids), s.label)
+         for s in config.services],
+        rules_of(config) if directory is not None else None,
+        directory.teams if directory else [], directory.services if directory else [], known_keys)
+    setup = Setup(
         title=config.output.title,
         page_size=config.output.page_size,
         public_url=config.output.public_url,
-        teams=[SetupTeam(name=t.name, display_name=t.display_name, members=t.members,
-                         source_ids=t.pagerduty_team_ids) for t in config.teams],
-        services=[SetupService(name=s.name, team=s.team, source_ids=s.pagerduty_service_ids)
-                  for s in config.services],
+        teams=resolved.teams,
+        services=resolved.services,
         slos=[
             SetupSlo(
                 name=slo.name, kind=slo.kind, description=slo.description, objective=slo.objective,
                 objectives=dict(slo.objectives), period_seconds=int(slo.period.total_seconds()),
                 min_events=slo.min_events, formula=queries_for(slo).formula(),
                 threshold_seconds=getattr(slo, "threshold", None),
+                expected=[svc.name for svc in resolved.services if svc.team in slo.teams
+                          or discovery.matches(slo.services, svc.name, svc.name)]
+                if slo.services or slo.teams else None,
             )
             for slo in slos
         ],
@@ -67,12 +86,14 @@ def setup_from_config(config: Config, slos: list[SloDefinition]) -> Setup:
         short_incident_seconds=config.priority.short_incident.total_seconds(),
         pdf_detail=config.output.pdf_detail,
     )
+    return setup, resolved.keys
 
 
 @dataclass
 class Collected:
     snapshot: Snapshot
     timings: dict[str, float]
+    keys: dict[str, str] = field(default_factory=dict)  # keys given to discovered ids, for the store
 
 
 def collect(
@@ -83,6 +104,7 @@ def collect(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sources: Sequence[Source] = SOURCES,
     on_step: Callable[[str], None] = lambda _: None,
+    known_keys: Mapping[str, str] | None = None,
 ) -> Collected:
     """Run every registered source's collector for ``window``; a failing source is recorded, not
     raised, and never costs another source its data. One source per role may be configured."""
@@ -103,32 +125,26 @@ def collect(
         configured = [s.name for s, c, e in built if (c is not None or e is not None) and s.role == role]
         if len(configured) > 1:
             raise InputError(f"more than one {role} source is configured ({', '.join(configured)}): keep one")
+    directory = _directory(config, built, statuses)
+    setup, keys = setup_from_config(config, slos, directory, known_keys)
     for source, collector, broken in built:
         if collector is None and broken is None:
             statuses[source.name] = SourceStatus(status="not_configured", detail=source.not_configured(config, context))
             roles.setdefault(source.role, SourceRole(source=source.name, label=source.label))
             continue
         roles[source.role] = SourceRole(source=source.name, label=source.label)
+        if source.name in statuses:  # its discovery failed: nothing to collect it with
+            data[source.role] = None
+            continue
         started = time.perf_counter()
         try:
             if broken is not None:
                 raise broken
             assert collector is not None
-            data[source.role], statuses[source.name] = collector.collect(window)
+            data[source.role], statuses[source.name] = collector.collect(window, setup)
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
         except Exception as exc:  # a source's failure, expected or not, never costs another source its data
-            if isinstance(exc, CollectorError):
-                detail = exc.message
-            else:
-                try:
-                    where = f"traceback in {write_crash_log(exc)}"
-                except OSError:
-                    where = "no crash log could be written"
-                detail = f"unexpected {type(exc).__name__}: {str(exc)[:200]} ({where})"
-            counts = collector.request_counts() if collector is not None else {}
-            statuses[source.name] = SourceStatus(status="failed", detail=detail, requests=sum(counts.values()),
-                                                 requests_by_endpoint=counts,
-                                                 seconds=round(time.perf_counter() - started, 3))
+            statuses[source.name] = _failed(exc, collector, started)
             data[source.role] = None
         timings[source.name] = time.perf_counter() - started
         status = statuses[source.name]
@@ -138,13 +154,49 @@ def collect(
     snapshot = Snapshot(
         window=window,
         generated_at=now(),
-        setup=setup_from_config(config, slos),
+        setup=setup,
         sources=statuses,
         roles=roles,
         incidents=incidents if isinstance(incidents, IncidentData) else None,
         slos=slo_data if isinstance(slo_data, SloData) else None,
     )
-    return Collected(snapshot=snapshot, timings=timings)
+    return Collected(snapshot=snapshot, timings=timings, keys=keys)
+
+
+def _failed(exc: Exception, collector: Collector | None, started: float) -> SourceStatus:
+    if isinstance(exc, CollectorError):
+        detail = exc.message
+    else:
+        try:
+            where = f"traceback in {write_crash_log(exc)}"
+        except OSError:
+            where = "no crash log could be written"
+        detail = f"unexpected {type(exc).__name__}: {str(exc)[:200]} ({where})"
+    counts = collector.request_counts() if collector is not None else {}
+    return SourceStatus(status="failed", detail=detail, requests=sum(counts.values()), requests_by_endpoint=counts,
+                        seconds=round(time.perf_counter() - started, 3))
+
+
+def _directory(config: Config, built: list[tuple[Source, Collector | None, CollectorError | None]],
+               statuses: dict[str, SourceStatus]) -> Directory | None:
+    """With a discovery section, the incident source's teams and services (read once: its collection
+    reuses them). When they cannot be read, that source fails, and the explicit entries alone remain."""
+    if config.discovery is None:
+        return None
+    for source, collector, broken in built:
+        if source.role != "incidents" or collector is None or broken is not None:
+            continue
+        read = getattr(collector, "directory", None)
+        if read is None:
+            continue
+        started = time.perf_counter()
+        try:
+            directory: Directory = read()
+        except Exception as exc:
+            statuses[source.name] = _failed(exc, collector, started)
+            return None
+        return directory
+    return None
 
 
 def exit_code_for(snapshot: Snapshot, cards: Scorecards | None = None) -> ExitCode:

@@ -165,7 +165,9 @@ class Runner:
         """Collect an unsettled window again. The new report replaces the old one unless it is worse; a
         delivered report that becomes complete with other numbers is sent once more, marked corrected."""
         key = record.key
-        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log)
+        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log,
+                            known_keys=store.known_keys())
+        store.remember_keys(collected.keys)
         snapshot = collected.snapshot
         if _degradation(snapshot) > _degradation(before):
             self.log("the new collection is less complete than the report already made: keeping that one")
@@ -191,7 +193,9 @@ class Runner:
                          else result.message)
 
     def _collect(self, ledger: Ledger, key: str, window: Window, target: Path) -> Snapshot:
-        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log)
+        collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log,
+                            known_keys=ledger.store.known_keys())
+        ledger.store.remember_keys(collected.keys)
         write_snapshot(collected.snapshot, target / "snapshot")
         ledger.collected(key, window, str(target))
         return collected.snapshot

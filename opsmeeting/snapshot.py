@@ -83,6 +83,9 @@ def _from_v1(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     setup.pop("pagerduty_url", None)
     setup["services"] = [{**{k: v for k, v in s.items() if k != "pagerduty_service_ids"},
                           "source_ids": s.get("pagerduty_service_ids", [])} for s in setup.get("services", [])]
+    # schema 1 gave every service a row of every SLO: each SLO expected data from every service
+    names = [s.get("name") for s in setup["services"]]
+    setup["slos"] = [{**slo, "expected": names} for slo in setup.get("slos", [])]
     document["setup"] = setup
     document["sources"] = {name: {**status, "status": "not_configured" if status.get("status") == "skipped"
                                   else status.get("status")} for name, status in document.get("sources", {}).items()}

@@ -154,6 +154,7 @@ def build(seed: int) -> Snapshot:
                              "total = sum by (service) (increase(http_requests_total[window]))"),
             SetupSlo(name="latency", kind="latency", description="Requests served within 250 ms",
                      objective=0.99, period_seconds=28 * 86400, min_events=1000, threshold_seconds=0.25,
+                     expected=[s.name for s in setup_services],  # `teams:` all: a histogram is expected of each
                      formula='good = sum by (service) (increase(http_request_duration_seconds_bucket{le="0.25"}'
                              "[window]))\ntotal = sum by (service) (increase(http_request_duration_seconds_count"
                              "[window]))"),

@@ -97,7 +97,7 @@ def snapshot(incidents: list[Incident], *, shifts: list[Shift] | None = None, sl
             SetupService(name="gateway", team="platform", source_ids=["PS3", "PS4"]),
         ],
         slos=[SetupSlo(name="availability", kind="ratio", objective=0.999, period_seconds=28 * 86400,
-                       min_events=100)] if slos else [],
+                       min_events=100, expected=["checkout", "ledger", "gateway"])] if slos else [],
     )
     return Snapshot(
         window=WINDOW, generated_at=END + timedelta(hours=1), setup=setup,

@@ -12,6 +12,7 @@ sent. In the result every such value is ``None`` (scorecards.json's ``null``), n
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -435,6 +436,20 @@ def slo_report(
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for svc in config["services"]:
         label = svc.get("prometheus_label") or svc["name"]
-        out[svc["name"]] = {slo["name"]: slo_metrics(window, svc["name"], slo, answers(label, slo))
-                            for slo in config.get("slos", [])}
+        out[svc["name"]] = {}
+        for slo in config.get("slos", []):
+            got = answers(label, slo)
+            if covers(slo, svc, got):
+                out[svc["name"]][slo["name"]] = slo_metrics(window, svc["name"], slo, got)
     return out
+
+
+def covers(slo: Mapping[str, Any], service: Mapping[str, Any], answers: SloAnswers) -> bool:
+    """METRICS.md "Which services an SLO covers": those its ``services`` (names or shell patterns,
+    case-insensitive) or ``teams`` select, and any other with the SLO's series in the window or
+    the SLO period."""
+    if answers.window is not None or answers.period_total is not None:
+        return True
+    if service.get("team") in slo.get("teams", ()):
+        return True
+    return any(fnmatch.fnmatchcase(service["name"].casefold(), p.casefold()) for p in slo.get("services", ()))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "opsmeeting"
 
-BASE = {"errors", "timefmt", "durations", "fsutil"}
+BASE = {"errors", "timefmt", "durations", "fsutil", "names"}
 ALLOWED: dict[str, set[str]] = {
-    "errors": set(), "timefmt": set(), "durations": set(), "fsutil": set(),
+    "errors": set(), "timefmt": set(), "durations": set(), "fsutil": set(), "names": set(),
     "window": {"errors", "timefmt"},
     "model": {"window"},
     "config": {*BASE, "model", "window"},
@@ -20,14 +20,15 @@ ALLOWED: dict[str, set[str]] = {
     "aggregate": {*BASE, "model", "window", "store"},
     "meeting": {*BASE, "model", "window", "config", "store", "aggregate"},
     "snapshot": {*BASE, "model", "window", "collectors"},
+    "discovery": {*BASE, "model", "window", "config"},
     "report": {*BASE, "model", "window", "aggregate", "meeting"},
     "delivery": {*BASE, "config", "aggregate", "report"},
-    "pipeline": {*BASE, "model", "window", "config", "collectors", "aggregate", "meeting", "report"},
+    "pipeline": {*BASE, "model", "window", "config", "collectors", "discovery", "aggregate", "meeting", "report"},
     "runner": {*BASE, "model", "window", "config", "store", "aggregate", "meeting", "snapshot", "report",
                "delivery", "pipeline"},
     "serve": {*BASE, "config", "store", "meeting"},
-    "cli": {"", *BASE, "model", "window", "config", "store", "collectors", "aggregate", "meeting", "snapshot",
-            "report", "pipeline", "runner", "serve"},
+    "cli": {"", *BASE, "model", "window", "config", "store", "collectors", "discovery", "aggregate", "meeting",
+            "snapshot", "report", "pipeline", "runner", "serve"},
     "__main__": {"cli"},
     "": set(),  # opsmeeting/__init__.py: the version only
 }
@@ -44,9 +45,11 @@ def imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("opsmeeting")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("opsmeeting"):
-            found.add(node.module)
-            if node.module == "opsmeeting":  # from opsmeeting import x: x is a unit
-                found |= {f"opsmeeting.{a.name}" for a in node.names if a.name != "__version__"}
+            if node.module != "opsmeeting":
+                found.add(node.module)
+                continue
+            for alias in node.names:  # from opsmeeting import x: x is a unit, or the package's own name
+                found.add("opsmeeting" if alias.name == "__version__" else f"opsmeeting.{alias.name}")
     return found
 
 

@@ -15,7 +15,7 @@ from opsmeeting.collectors.registry import SOURCES as BUILT_IN
 from opsmeeting.config import Config, parse_config
 from opsmeeting.errors import InputError
 from opsmeeting.meeting.model import MeetingView
-from opsmeeting.model import Actor, Event, Incident, IncidentData, Person, SourceStatus
+from opsmeeting.model import Actor, Event, Incident, IncidentData, Person, Setup, SourceStatus
 from opsmeeting.pipeline import collect, make_report
 from opsmeeting.window import Window
 
@@ -33,7 +33,7 @@ class IncidentFile:
         self.path = path
         self.reads = 0
 
-    def collect(self, window: Window) -> tuple[IncidentData, SourceStatus]:
+    def collect(self, window: Window, setup: Setup) -> tuple[IncidentData, SourceStatus]:
         self.reads += 1
         data = IncidentData.model_validate_json(self.path.read_bytes())
         inside = [i for i in data.incidents if window.contains(i.created_at)]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from opsmeeting.aggregate.scorecards import build_scorecards
-from opsmeeting.model import BinnedCounts, Counts, Shift, SloData, SloMeasurement
+from opsmeeting.model import BinnedCounts, Counts, Shift, SloData, SloMeasurement, SourceStatus
 from tests.builders import END, START, ack, at, escalate, incident, notify, resolve, snapshot
 
 
@@ -132,6 +132,27 @@ def test_unique_incident_keys_do_not_make_one_problem():
     assert psp.count == 3 and psp.distinct_titles == 3 and psp.incident_numbers == [30, 31, 32]
     assert problems["psp timeouts"].incident_numbers == [40]  # its key is its own: grouped by title
     assert sum(p.count for p in problems.values()) == len(incidents)
+
+
+def test_an_slo_covers_the_services_with_its_series_or_that_it_expects():
+    """Without ``services``/``teams``, an SLO has rows for the services that had its series in the window
+    or the SLO period; "no data" is said only of an expected service (here: none expected)."""
+    snap = snapshot([], slos=True, measurements=SloData(source="prometheus", collected_at=END, measurements=[
+        measurement(999, 1000, period_total=2000),
+        SloMeasurement(service="ledger", slo="availability", window=Counts(), period_total=5000.0),
+    ]))
+    def rows(expected, data=snap.slos, status="ok"):
+        slo = snap.setup.slos[0].model_copy(update={"expected": expected})
+        sources = {**snap.sources, "prometheus": SourceStatus(status=status, detail="connection refused")}
+        changed = snap.model_copy(update={"setup": snap.setup.model_copy(update={"slos": [slo]}), "slos": data,
+                                          "sources": sources})
+        return {c.service: [s.status for s in c.slos] for c in build_scorecards(changed).services}
+
+    assert rows(None) == {"checkout": ["ok"], "ledger": ["no_data"], "gateway": []}  # ledger: in the period only
+    assert rows(["gateway"]) == {"checkout": ["ok"], "ledger": ["no_data"], "gateway": ["no_data"]}  # expected
+    # Prometheus down: an SLO that selects services is an error for those; one that selects none, for all
+    assert rows(["gateway"], data=None, status="failed") == {"checkout": [], "ledger": [], "gateway": ["error"]}
+    assert rows(None, data=None, status="failed") == {s: ["error"] for s in ("checkout", "ledger", "gateway")}
 
 
 def measurement(good, total, **kw):

@@ -146,6 +146,7 @@ REQUIRED_SHAPES = {
     "team with pagerduty_team_ids", "team over several PagerDuty teams", "PagerDuty service in no team",
     "unmapped PagerDuty service", "deleted user", "priority", "null priority", "event after the window end",
     "recurring problem", "on-call shift", *(f"prometheus: {label}" for label in LABELS), "pdf",
+    "SLO with selected services", "expected service without series",
 }
 SEEN: Counter[str] = Counter()
 
@@ -352,6 +353,13 @@ def accounts(draw: st.DrawFn) -> Account:
         slo = {**base, "objective": draw(st.sampled_from(OBJECTIVES[base["name"]]))}
         if draw(st.booleans()):
             slo["objectives"] = {draw(st.sampled_from(services))["name"]: draw(st.sampled_from((0.95, "99.99%")))}
+        selector = draw(st.sampled_from((None, None, "service", "pattern", "team")))
+        if selector == "service":  # a service expected to have data: "no data" is said of it
+            slo["services"] = [draw(st.sampled_from(services))["name"]]
+        elif selector == "pattern":
+            slo["services"] = [draw(st.sampled_from(("SVC-*", "svc-[ab]", "*-z")))]
+        elif selector == "team":
+            slo["teams"] = [draw(st.sampled_from(services))["team"]]
         slos.append(slo)
     schedules = _schedules(draw, people)
     schedule_ids = [sid for sid in schedules if draw(st.booleans())]
@@ -380,6 +388,12 @@ def _tally(account: Account, pd_services: list[pd.Obj], mapped_to: list[int | No
         if len(svc["pagerduty_service_ids"]) > 1:
             shapes.add("several PagerDuty services for one service")
         shapes.add(f"prometheus: {svc['prometheus_label']}")
+        for slo in account.slos:
+            if "services" in slo or "teams" in slo:
+                shapes.add("SLO with selected services")
+                ghost = ref.SloAnswers(None, None, None, [])
+                if svc["prometheus_label"] == GHOST_LABEL and ref.covers(slo, svc, ghost):
+                    shapes.add("expected service without series")
     for team in account.teams:
         shapes.add("team with pagerduty_team_ids" if team["pagerduty_team_ids"] else "team without pagerduty_team_ids")
         mine = {pid for svc in account.services if svc["team"] == team["name"] for pid in svc["pagerduty_service_ids"]}

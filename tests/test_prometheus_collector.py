@@ -132,11 +132,15 @@ def test_scorecards_from_real_data(prometheus, collected):
         teams=[SetupTeam(name="t")],
         services=[SetupService(name=s, team="t") for s in ds.truth],
         slos=[SetupSlo(name="availability", kind="ratio", objective=0.999, period_seconds=28 * 86400,
-                       min_events=100)],
+                       min_events=100, expected=["legacy"])],
     )
     snap = Snapshot(window=window_of(ds), generated_at=ds.window.end, setup=setup, sources={"prometheus": status},
                     roles={"slos": SourceRole(source="prometheus", label="Prometheus")}, slos=data)
     cards = {c.service: c.slos[0] for c in build_scorecards(snap).services}
+    # the no-data service has no series in the window nor the SLO period: a row only where expected
+    unexpected = setup.model_copy(update={"slos": [setup.slos[0].model_copy(update={"expected": []})]})
+    rows = {c.service: c.slos for c in build_scorecards(snap.model_copy(update={"setup": unexpected})).services}
+    assert rows["legacy"] == [] and all(rows[s] for s in ds.truth if s != "legacy")
     truth = ds.truth["payments"].availability.window
     assert cards["payments"].sli == truth.good / truth.total
     assert cards["payments"].error_budget_consumed == pytest.approx((1 - truth.good / truth.total) / 0.001)
@@ -279,6 +283,7 @@ def test_sloth_and_openslo_imports_give_the_same_counts(prometheus):
     assert availability.objective_for("checkout") == pytest.approx(0.999)
     assert availability.objective_for("payments") == pytest.approx(0.995)
     assert slos[1].period == timedelta(days=28)
+    assert (availability.services, slos[1].services) == (["checkout", "payments"], ["search"])  # theirs only
     data, status = collect(prometheus, slos)
     assert status.status == "ok"
     got = by(data, "requests-availability")

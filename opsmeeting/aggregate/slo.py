@@ -146,7 +146,8 @@ class Intervals:
             return cls({})
         epoch = pd.Timestamp(0, tz="UTC")  # (pandas 3 may store microseconds: never assume nanoseconds)
         created = (incidents["created_at"] - epoch).dt.total_seconds().to_numpy()
-        resolved = (incidents["resolved_at"].fillna(pd.Timestamp(until)) - epoch).dt.total_seconds().to_numpy()
+        open_until = (pd.Timestamp(until) - epoch).total_seconds()  # filled in seconds: the column may be coarser
+        resolved = (incidents["resolved_at"] - epoch).dt.total_seconds().fillna(open_until).to_numpy()
         ids = incidents["id"].to_numpy()
         numbers = incidents["number"].to_numpy()
         titles = incidents["title"].to_numpy()
@@ -169,6 +170,19 @@ def failed_scorecard(service: str, slo: SetupSlo, exc: Exception) -> SloScorecar
     )
 
 
+def covers(slo: SetupSlo, service: str, measurement: SloMeasurement | None, failed: bool = False) -> bool:
+    """Whether ``service`` gets a row for ``slo`` (METRICS.md "Which services an SLO covers"): it had
+    the SLO's series in the window or the SLO period (a measurement; a failed query gives one, an
+    error, to each service it covers), or the SLO expects it (its ``services``/``teams``). When the
+    whole source ``failed``, an SLO that selects no services is an error for every service: which of
+    them have series cannot be known. "No data" is said of these only."""
+    if measurement is not None:
+        return True
+    if slo.expected is None:
+        return failed
+    return service in slo.expected
+
+
 def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None,
                    errors: list[ItemError] | None = None) -> list[SloScorecard]:
     """One scorecard per configured (service, SLO), with attribution when incidents are known. An
@@ -186,6 +200,8 @@ def slo_scorecards(snapshot: Snapshot, incidents: pd.DataFrame | None = None,
     for svc in setup.services:
         for slo in setup.slos:
             measurement = found.get((svc.name, slo.name))
+            if not covers(slo, svc.name, measurement, failed=failure is not None):
+                continue
             try:
                 card = slo_scorecard(svc.name, slo, measurement, failure, label)
                 if measurement is not None and intervals is not None and measurement.bins and card.bad:

@@ -12,11 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from opsmeeting.model import IncidentData, Role, SloData, SourceStatus
+from opsmeeting.model import Directory, IncidentData, Role, Setup, SloData, SourceStatus
 from opsmeeting.window import Window
 
 if TYPE_CHECKING:
     from opsmeeting.config import Config, SloDefinition
+
+
+class Discovering(Protocol):
+    """An incident source that can list every team and service it has (for ``discovery``)."""
+
+    def directory(self) -> Directory: ...
 
 
 class Collector(Protocol):
@@ -25,9 +31,10 @@ class Collector(Protocol):
     name: str  # the source's name in scorecards.json's ``sources``
     kind: Role
 
-    def collect(self, window: Window) -> tuple[IncidentData | SloData, SourceStatus]:
-        """The window's data and how the source answered (``ok``, ``degraded``); raise
-        ``CollectorError`` when the source could not be read at all."""
+    def collect(self, window: Window, setup: Setup) -> tuple[IncidentData | SloData, SourceStatus]:
+        """The window's data for the services of ``setup`` (their source ids, their SLO labels) and how
+        the source answered (``ok``, ``degraded``); raise ``CollectorError`` when the source could not
+        be read at all."""
         ...
 
     def request_counts(self) -> dict[str, int]:

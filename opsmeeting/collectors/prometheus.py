@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -34,10 +34,10 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, Service, SloDefinition
+from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, SloDefinition
 from opsmeeting.durations import format_duration
 from opsmeeting.errors import CollectorError
-from opsmeeting.model import BinnedCounts, Counts, DailyCounts, Role, SloData, SloMeasurement, SourceStatus
+from opsmeeting.model import BinnedCounts, Counts, DailyCounts, Role, Setup, SloData, SloMeasurement, SourceStatus
 from opsmeeting.window import Window
 
 STEP = timedelta(hours=1)
@@ -62,6 +62,16 @@ def le_matcher(threshold: float) -> str:
 def _selector(*parts: str) -> str:
     inner = ",".join(p for p in parts if p)
     return "{" + inner + "}" if inner else ""
+
+
+class Labelled(Protocol):
+    """A service as the SLO queries group it: its name, and the value of the SLO label for it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ class PrometheusCollector:
         self,
         source: PrometheusSource,
         slos: Iterable[SloDefinition],
-        services: Iterable[Service],
+        services: Iterable[Labelled],
         *,
         environ: dict[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -137,7 +147,8 @@ class PrometheusCollector:
         self.source = source
         self.now = now
         self.slos = list(slos)
-        self.services = list(services)
+        self.services: list[Labelled] = list(services)
+        self.expected: dict[str, list[str] | None] = {}  # per SLO, the services it expects (None: any)
         self.monotonic = monotonic
         env = environ if environ is not None else dict(os.environ)
         self.requests = 0
@@ -226,7 +237,11 @@ class PrometheusCollector:
 
     # --- collection --------------------------------------------------------------------------
 
-    def collect(self, window: Window) -> tuple[SloData, SourceStatus]:
+    def collect(self, window: Window, setup: Setup | None = None) -> tuple[SloData, SourceStatus]:
+        """Every SLO for the services of ``setup`` (their SLO labels); without it, the constructor's."""
+        if setup is not None:
+            self.services = list(setup.services)
+            self.expected = {slo.name: slo.expected for slo in setup.slos}
         started = self.monotonic()
         version = self.version()
         labels = {svc.label: svc.name for svc in self.services}
@@ -289,9 +304,10 @@ class PrometheusCollector:
         self, slo: SloDefinition, results: dict[tuple[str, str], Any], error: str | None,
         labels: dict[str, str], window: Window,
     ) -> list[SloMeasurement]:
-        if error:
+        if error:  # an error for each service the SLO covers: those it expects, or every one
+            expected = self.expected.get(slo.name)
             return [SloMeasurement(service=s.name, slo=slo.name, window=Counts(), problem=error)
-                    for s in self.services]
+                    for s in self.services if expected is None or s.name in expected]
         group = slo.group_by
         notes: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
 
@@ -346,20 +362,22 @@ class PrometheusCollector:
         out = []
         for svc in self.services:
             name = svc.name
+            if name not in total and name not in period_total:
+                continue  # no series in the window nor in the SLO period: not one of this SLO's services
             if name not in total:
-                continue  # no series: the scorecard says "no data"
+                notes[name]["window"].append("no series in the window (there were some in the SLO period)")
             no_events(window_first, total, name, first)
             no_events(prev_first, prev_total, name, f"previous_{first}")
             if absent_good and name not in window_first:
                 notes[name]["window"].append(absent_good)
-            good = _good(window_first.get(name), total[name], uses_bad, name in window_first, absent_good)
+            good = _good(window_first.get(name), total.get(name), uses_bad, name in window_first, absent_good)
             previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad, name in prev_first,
                                          absent_good), total=prev_total.get(name))
             hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
             bins, daily = current_hours.split(hf, ht, uses_bad, absent_good is not None)
             _, previous_daily = previous_hours.split(hf, ht, uses_bad, absent_good is not None)
             out.append(SloMeasurement(
-                service=name, slo=slo.name, window=Counts(good=good, total=total[name]),
+                service=name, slo=slo.name, window=Counts(good=good, total=total.get(name)),
                 previous=previous, period_total=period_total.get(name),
                 previous_period_total=previous_period_total.get(name),
                 previous_period_covered=reach.get(name, (None, None))[0],

@@ -4,6 +4,7 @@ definitions imported from Sloth and OpenSLO files (``slo_import.py``)."""
 from opsmeeting.config.schema import (
     Config,
     DeliveryConfig,
+    Discovery,
     Email,
     LatencySlo,
     Output,
@@ -21,7 +22,7 @@ from opsmeeting.config.schema import (
 )
 
 __all__ = [
-    "Config", "DeliveryConfig", "Email", "LatencySlo", "Output", "PagerDutySource", "PrometheusSource",
+    "Config", "DeliveryConfig", "Discovery", "Email", "LatencySlo", "Output", "PagerDutySource", "PrometheusSource",
     "RatioSlo", "Rotation", "Service", "Slo", "SloDefinition", "Team", "WheelConfig", "load_config",
     "parse_config",
 ]

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from opsmeeting.config.checks import cross_checks, did_you_mean
 from opsmeeting.durations import format_duration, parse_duration
 from opsmeeting.errors import ConfigError
 from opsmeeting.model import PriorityWeights
@@ -77,7 +78,8 @@ Duration = Annotated[
 Objective = Annotated[float, BeforeValidator(_objective)]
 EnvName = Annotated[str, BeforeValidator(_env_name)]
 TimeZoneName = Annotated[str, BeforeValidator(_timezone)]
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
+                            description="Any characters but control characters, up to 200; files use its slug.")]
 
 
 class Strict(BaseModel):
@@ -124,7 +126,7 @@ class Rotation(Strict):
 
 class Team(Strict):
     name: Name
-    display_name: str | None = None
+    display_name: Annotated[str, Field(max_length=200)] | None = None
     pagerduty_team_ids: list[str] = Field(default_factory=list)
     members: int | None = Field(default=None, ge=0, description="Team size, for the wheel's weighting.")
 
@@ -132,6 +134,7 @@ class Team(Strict):
 class Service(Strict):
     name: Name
     team: str
+    display_name: Annotated[str, Field(max_length=200)] | None = None
     pagerduty_service_ids: list[str]
     prometheus_label: str | None = Field(
         default=None, description="Value of the SLO group label for this service; defaults to `name`."
@@ -152,6 +155,9 @@ class SloBase(Strict):
     period: Duration = Field(default=timedelta(days=28))
     min_events: int = Field(default=100, ge=0)
     group_by: str = Field(default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    services: list[str] = Field(
+        default_factory=list, description="The services expected to have data, by name or shell pattern (*-api).")
+    teams: list[str] = Field(default_factory=list, description="The teams whose services are expected to have data.")
 
     def objective_for(self, service: str) -> float:
         return self.objectives.get(service, self.objective)
@@ -308,6 +314,19 @@ class Email(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
 
 
+class Discovery(Strict):
+    """Teams and services found in PagerDuty, beside (and beneath) the explicit entries."""
+
+    teams: list[str] = Field(default_factory=list,
+                             description="Only the services of these PagerDuty teams (ids or name patterns).")
+    exclude_services: list[str] = Field(default_factory=list, description="Service ids or name patterns to leave out.")
+    exclude_teams: list[str] = Field(default_factory=list, description="Team ids or name patterns to leave out.")
+    prometheus_label: str = Field(
+        default="{name|slug}", pattern=r"^[^{}]*(\{(name|id|team)(\|slug)?\}[^{}]*)*$",
+        description="A discovered service's SLO label: {name}, {id} or {team}, each optionally |slug.")
+    unassigned_team: Name = Field(default="unassigned", description="The team of services that have none.")
+
+
 class DeliveryConfig(Strict):
     recollect_degraded_for: Duration = Field(
         default=timedelta(days=3),
@@ -326,8 +345,9 @@ class PriorityConfig(Strict):
 
 class Config(Strict):
     rotation: Rotation
-    teams: list[Team] = Field(min_length=1)
-    services: list[Service] = Field(min_length=1)
+    teams: list[Team] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    discovery: Discovery | None = None
     slos: list[Slo] = Field(default_factory=list)
     slo_imports: list[SloImport] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
@@ -365,62 +385,26 @@ def _format_pydantic(exc: ValidationError) -> list[str]:
         if err["type"] == "missing":
             msg = "field required"
         elif err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + did_you_mean(Config, tuple(err["loc"]))
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         messages.append(f"{_path_of(tuple(err['loc']))}: {msg}")
     return messages
 
 
-def _cross_checks(config: Config) -> list[str]:
-    """Checks across sections; all of them run, so every problem is reported at once."""
-    problems: list[str] = []
-    team_names = [t.name for t in config.teams]
-    for index, name in enumerate(team_names):
-        if team_names.index(name) != index:
-            problems.append(f"teams[{index}].name: duplicate team {name!r}")
-    service_names = [s.name for s in config.services]
-    labels: dict[str, str] = {}
-    for index, svc in enumerate(config.services):
-        if service_names.index(svc.name) != index:
-            problems.append(f"services[{index}].name: duplicate service {svc.name!r}")
-        if svc.team not in team_names:
-            problems.append(f"services[{index}].team: unknown team {svc.team!r} (declared: {', '.join(team_names)})")
-        if svc.label in labels and labels[svc.label] != svc.name:
-            problems.append(
-                f"services[{index}].prometheus_label: {svc.label!r} already identifies {labels[svc.label]!r}"
-            )
-        labels[svc.label] = svc.name
-    slo_names = [s.name for s in config.slos]
-    for index, slo in enumerate(config.slos):
-        if slo_names.index(slo.name) != index:
-            problems.append(f"slos[{index}].name: duplicate SLO {slo.name!r}")
-        for service in slo.objectives:
-            if service not in service_names:
-                problems.append(f"slos[{index}].objectives.{service}: unknown service")
-    names = team_names if config.wheel.participants == "teams" else service_names
-    for name in config.wheel.weights:
-        if name not in names:
-            problems.append(f"wheel.weights.{name}: not a wheel participant ({config.wheel.participants})")
-    if config.wheel.mode == "team_size" and config.wheel.participants == "teams":
-        for index, team in enumerate(config.teams):
-            if not team.members:
-                problems.append(f"teams[{index}].members: required (and > 0) when wheel.mode is team_size")
-    if config.slos and config.sources.prometheus is None:
-        problems.append("sources.prometheus: SLOs are defined but no Prometheus source is configured")
-    return problems
-
-
 def parse_config(data: Any, *, origin: str = "<config>") -> Config:
-    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    """Validate a parsed YAML document; raise ConfigError listing every problem, those of the schema
+    and those across sections together."""
     if not isinstance(data, dict):
         raise ConfigError(origin, ["(top level): the configuration must be a mapping of sections"])
+    problems = []
+    config = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(origin, _format_pydantic(exc)) from None
-    problems = _cross_checks(config)
-    if problems:
+        problems = _format_pydantic(exc)
+    problems += [p for p in cross_checks(data) if p not in problems]
+    if problems or config is None:
         raise ConfigError(origin, problems)
     return config
 

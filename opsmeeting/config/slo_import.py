@@ -43,7 +43,7 @@ def load_slos(config: Config) -> list[SloDefinition]:
 def import_files(imports: Iterable[SloImport], config: Config) -> list[RatioSlo]:
     parts: dict[str, list[dict[str, Any]]] = {}
     problems: list[str] = []
-    labels = {s.name: s.label for s in config.services}
+    labels = _labels(config)
     for index, item in enumerate(imports):
         where = f"slo_imports[{index}] ({item.path})"
         try:
@@ -63,14 +63,35 @@ def import_files(imports: Iterable[SloImport], config: Config) -> list[RatioSlo]
     return [_join(name, items, config) for name, items in sorted(parts.items())]
 
 
-def _service(name: Any, labels: dict[str, str], where: str, problems: list[str]) -> str | None:
-    if name not in labels:
+class _Labels(dict[str, str]):
+    """A service's SLO label by its name; with discovery, a service not listed under ``services:`` is
+    taken as discovered: its name is its key and its label (``{name|slug}``, the default template)."""
+
+    def __init__(self, labels: dict[str, str], discovery: bool) -> None:
+        super().__init__(labels)
+        self.discovery = discovery
+
+    def __missing__(self, name: str) -> str:
+        if self.discovery:
+            return name
+        raise KeyError(name)
+
+
+def _labels(config: Config) -> _Labels:
+    return _Labels({s.name: s.label for s in config.services}, config.discovery is not None)
+
+
+def _service(name: Any, labels: _Labels, where: str, problems: list[str]) -> str | None:
+    if not isinstance(name, str) or not name:
+        problems.append(f"{where}: a service name is required")
+        return None
+    if name not in labels and not labels.discovery:
         problems.append(f"{where}: service {name!r} is not one of the configured services")
         return None
-    return str(name)
+    return name
 
 
-def _sloth(doc: Any, where: str, labels: dict[str, str], problems: list[str]) -> list[dict[str, Any]]:
+def _sloth(doc: Any, where: str, labels: _Labels, problems: list[str]) -> list[dict[str, Any]]:
     if not isinstance(doc, dict):
         problems.append(f"{where}: not a mapping")
         return []
@@ -109,7 +130,7 @@ def _sloth(doc: Any, where: str, labels: dict[str, str], problems: list[str]) ->
     return out
 
 
-def _openslo(doc: Any, where: str, labels: dict[str, str], problems: list[str]) -> list[dict[str, Any]]:
+def _openslo(doc: Any, where: str, labels: _Labels, problems: list[str]) -> list[dict[str, Any]]:
     if not isinstance(doc, dict) or doc.get("apiVersion") != "openslo/v1":
         problems.append(f"{where}: not an OpenSLO v1 document")
         return []
@@ -164,7 +185,7 @@ def _counts(query: str, *, sloth: bool) -> str:
 
 
 def _join(name: str, parts: list[dict[str, Any]], config: Config) -> RatioSlo:
-    labels = {s.name: s.label for s in config.services}
+    labels = _labels(config)
     group = "service"
     kinds = [k for k in ("good", "bad") if all(k in p and p[k] for p in parts)]
     if not kinds:
@@ -187,5 +208,6 @@ def _join(name: str, parts: list[dict[str, Any]], config: Config) -> RatioSlo:
         period=min(periods) if periods else timedelta(days=28),
         group_by=group,
         min_events=100,
+        services=sorted(objectives),  # the imported services only: no "no data" row for any other
         **{kind: joined(kind), "total": joined("total")},
     )

@@ -14,6 +14,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from opsmeeting.meeting.model import TeamNote
+from opsmeeting.names import slug
 from opsmeeting.window import Window
 
 ALLOWED_TAGS = {"p", "ul", "ol", "li", "strong", "em", "code", "pre", "blockquote", "a", "h3", "h4", "h5", "h6",
@@ -23,7 +24,13 @@ MAX_BYTES = 64 * 1024
 
 
 def note_path(directory: Path, window: Window, team: str) -> Path:
-    return directory / window.slug / f"{team}.md"
+    """``<notes>/<window>/<team's slug>.md`` (a file named by the team's name as written, from
+    before names could hold any character, is still read)."""
+    folder = directory / window.slug
+    legacy = folder / f"{team}.md"
+    if legacy.name != f"{slug(team)}.md" and "/" not in team and legacy.is_file():
+        return legacy
+    return folder / f"{slug(team)}.md"
 
 
 def render_markdown(text: str) -> str:

@@ -4,6 +4,7 @@ snapshot holds. Everything round-trips through JSON."""
 from opsmeeting.model.base import Frozen
 from opsmeeting.model.incidents import (
     Actor,
+    Directory,
     Event,
     EventKind,
     Incident,
@@ -24,6 +25,7 @@ __all__ = [
     "BinnedCounts",
     "Counts",
     "DailyCounts",
+    "Directory",
     "Event",
     "EventKind",
     "Frozen",

@@ -95,6 +95,13 @@ class Shift(Frozen):
     end: datetime
 
 
+class Directory(Frozen):
+    """Every team and service an incident source has: what discovery chooses from."""
+
+    teams: list[SourceTeam] = Field(default_factory=list)
+    services: list[SourceService] = Field(default_factory=list)
+
+
 # what a missing optional part of an incident source leaves unknown (aggregation reads these names)
 OptionalPart = Literal["severities", "people", "teams", "services", "schedules"]
 

@@ -28,14 +28,24 @@ class SetupTeam(Frozen):
 
 
 class SetupService(Frozen):
-    name: str
+    name: str  # the key: scorecards.json's ``service``, the store's history
     team: str
+    display_name: str | None = None  # as a person reads it (the source's name, exactly), when not ``name``
     source_ids: list[str] = Field(default_factory=list)  # the incident source's service ids
+    slo_label: str | None = None  # the value of the SLO group label (``service``) for it; None: ``name``
+
+    @property
+    def label(self) -> str:
+        return self.slo_label or self.name
 
 
 class SetupSlo(Frozen):
     name: str
     kind: str
+    # the services this SLO is expected to have data for, by name, when it selects some (its
+    # `services`/`teams`); None when it selects none: those with its series in the window or the SLO
+    # period get rows. "No data" is only said of expected services.
+    expected: list[str] | None = None
     description: str = ""
     objective: float
     objectives: dict[str, float] = Field(default_factory=dict)

@@ -77,6 +77,10 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE runs SET state = 'collected' WHERE state NOT IN ('delivered', 'send_failed');
     UPDATE runs SET complete = 1, state = 'rendered' WHERE state IN ('delivered', 'send_failed');
     """,
+    # v3: the keys given to discovered teams and services, by their source id (a rename keeps its history)
+    """
+    CREATE TABLE source_keys (source_id TEXT PRIMARY KEY, key TEXT NOT NULL, updated_at TEXT NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -233,6 +237,18 @@ class Store:
             f"SELECT service, key, COUNT(*) FROM problems WHERE window_key IN ({marks}) GROUP BY service, key", keys
         ).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    # --- keys of discovered teams and services ------------------------------------------------
+
+    def known_keys(self) -> dict[str, str]:
+        """``service:<id>`` / ``team:<id>`` → the key it was given when first discovered."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT source_id, key FROM source_keys")}
+
+    def remember_keys(self, keys: dict[str, str]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT INTO source_keys VALUES (?, ?, ?) ON CONFLICT(source_id) DO UPDATE SET "
+                           "key = excluded.key, updated_at = excluded.updated_at",
+                           [(memo, key, _now()) for memo, key in sorted(keys.items())])
 
     # --- key/value blobs (the wheel) -----------------------------------------------------------
 

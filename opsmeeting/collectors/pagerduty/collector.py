@@ -28,7 +28,7 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     team_from_api,
 )
 from opsmeeting.config import PagerDutySource
-from opsmeeting.model import Incident, IncidentData, Role, Shift, SourceService, SourceStatus
+from opsmeeting.model import Directory, Incident, IncidentData, Role, Setup, Shift, SourceService, SourceStatus
 from opsmeeting.timefmt import iso_z
 from opsmeeting.window import Window
 
@@ -54,7 +54,7 @@ class PagerDutyCollector(PagerDutyApi):
         self,
         source: PagerDutySource,
         *,
-        service_ids: Iterable[str],
+        service_ids: Iterable[str] = (),
         schedule_ids: Iterable[str] = (),
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         token: str | None = None,
@@ -69,11 +69,25 @@ class PagerDutyCollector(PagerDutyApi):
         self.service_ids = sorted(set(service_ids))
         self.schedule_ids = list(dict.fromkeys(schedule_ids))
         self.now = now
+        self._directory: Directory | None = None
 
-    def collect(self, window: Window) -> tuple[IncidentData, SourceStatus]:
+    def directory(self) -> Directory:
+        """Every team and service of the account, for discovery; read once (the collection reuses it,
+        so discovering costs no request the collection would not make)."""
+        if self._directory is None:
+            base = {"time_zone": "UTC"}
+            teams = [team_from_api(t) for t in self.pages("/teams", "teams", base)]
+            services = [service_from_api(s) for s in self.pages("/services", "services", base)]
+            self._directory = Directory(teams=teams, services=services)
+        return self._directory
+
+    def collect(self, window: Window, setup: Setup | None = None) -> tuple[IncidentData, SourceStatus]:
         """Incidents and their timelines are required: without them the source fails. The reference
         data are optional: one that cannot be read leaves only the metrics that need it null
-        (``IncidentData.unavailable`` says which and why), and the source is degraded."""
+        (``IncidentData.unavailable`` says which and why), and the source is degraded. ``setup`` names
+        the services to collect (their source ids); without it, the constructor's ``service_ids``."""
+        if setup is not None:
+            self.service_ids = sorted({sid for svc in setup.services for sid in svc.source_ids})
         started = self.monotonic()
         collected_at = self.now()
         base = {"time_zone": "UTC"}
@@ -95,7 +109,8 @@ class PagerDutyCollector(PagerDutyApi):
         missing = self._complete(incidents_raw, entries)
         incidents = [self._incident(raw, entries.get(raw["id"], []), rank_of) for raw in incidents_raw]
         people = optional("users", lambda: [person_from_api(u) for u in self.pages("/users", "users", base)], [])
-        teams = optional("teams", lambda: [team_from_api(t) for t in self.pages("/teams", "teams", base)], [])
+        teams = (self._directory.teams if self._directory is not None else
+                 optional("teams", lambda: [team_from_api(t) for t in self.pages("/teams", "teams", base)], []))
         shifts, failed_schedules = self._shifts(window)
         if failed_schedules:
             unavailable["schedules"] = "; ".join(failed_schedules)
@@ -209,8 +224,9 @@ class PagerDutyCollector(PagerDutyApi):
 
     def _services(self) -> list[SourceService]:
         wanted = set(self.service_ids)
-        return [service_from_api(s) for s in self.pages("/services", "services", {"time_zone": "UTC"})
-                if s["id"] in wanted]
+        every = (self._directory.services if self._directory is not None else
+                 [service_from_api(s) for s in self.pages("/services", "services", {"time_zone": "UTC"})])
+        return [s for s in every if s.id in wanted]
 
     def _shifts(self, window: Window) -> tuple[list[Shift], list[str]]:
         """Each schedule's final rendered entries in the window; a schedule that cannot be read (a stale
