@@ -127,6 +127,8 @@ def collect(
             raise InputError(f"more than one {role} source is configured ({', '.join(configured)}): keep one")
     directory = _directory(config, built, statuses)
     setup, keys = setup_from_config(config, slos, directory, known_keys)
+    if config.discovery is not None and directory is None:  # the explicit entries alone: not every service
+        setup = setup.model_copy(update={"services_complete": False})
     for source, collector, broken in built:
         if collector is None and broken is None:
             statuses[source.name] = SourceStatus(status="not_configured", detail=source.not_configured(config, context))

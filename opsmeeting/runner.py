@@ -38,6 +38,7 @@ from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.meeting import wheel_store
 from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.known import remember_setup
 from opsmeeting.meeting.model import MeetingView
 from opsmeeting.meeting.notes import read_notes
 from opsmeeting.model import Snapshot
@@ -168,6 +169,7 @@ class Runner:
         collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log,
                             known_keys=store.known_keys())
         store.remember_keys(collected.keys)
+        remember_setup(store, collected.snapshot.setup)
         snapshot = collected.snapshot
         if _degradation(snapshot) > _degradation(before):
             self.log("the new collection is less complete than the report already made: keeping that one")
@@ -196,6 +198,7 @@ class Runner:
         collected = collect(self.config, window, environ=self.environ, now=self.now, on_step=self.log,
                             known_keys=ledger.store.known_keys())
         ledger.store.remember_keys(collected.keys)
+        remember_setup(ledger.store, collected.snapshot.setup)
         write_snapshot(collected.snapshot, target / "snapshot")
         ledger.collected(key, window, str(target))
         return collected.snapshot
@@ -215,7 +218,7 @@ class Runner:
         return MeetingView(
             items=ItemBook(store).view(since=window.start, now=self.now()),
             notes=read_notes(self.config.notes.directory if self.config.notes else None, window,
-                             [t.name for t in self.config.teams]),
+                             [t.name for t in cards.setup.teams] if cards.setup else []),
             wheel=wheel_store.view(store, self.config, self.now(), cards, self.config_path),
         )
 

@@ -47,6 +47,7 @@ from opsmeeting.config import Config
 from opsmeeting.errors import InputError
 from opsmeeting.meeting import wheel_store
 from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.known import team_names
 from opsmeeting.meeting.wheel_store import record_pick
 from opsmeeting.store import Store
 
@@ -403,13 +404,13 @@ class Handler(BaseHTTPRequestHandler):
                 result = record_pick(store, self.server.config, team, now=self.server.now(), rigged=rigged,
                                      reason=reason)
         else:
-            item = self._item(data)
             with self.server.lock, Store.open(self.server.config.state.path) as store:
+                item = self._item(data, store)
                 result = {"id": ItemBook(store).add(kind="parking_lot", now=self.server.now(), **item)}
         self._send(HTTPStatus.OK, json.dumps({"ok": True, **result}).encode(), "application/json")
 
-    def _item(self, data: dict[str, Any]) -> dict[str, Any]:
-        teams = {t.name for t in self.server.config.teams}
+    def _item(self, data: dict[str, Any], store: Store) -> dict[str, Any]:
+        teams = set(team_names(self.server.config, store))
         team = _required_text(data, "team")
         listening = _text(data, "while_listening_to") or None
         text = _required_text(data, "text")

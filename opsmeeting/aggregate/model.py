@@ -168,7 +168,8 @@ class ServiceTrend(Card):
 
 
 class ServiceScorecard(Card):
-    service: str
+    service: str  # the key: a slug, stable across renames
+    display_name: str  # the name people read (the source's own, "Checkout API (v2)")
     team: str
     incidents: IncidentMetrics
     slos: list[SloScorecard] = Field(default_factory=list)
@@ -183,10 +184,27 @@ class History(Card):
     previous_overall: IncidentMetrics | None = None
     services: dict[str, list[dict[str, Any] | None]] = Field(default_factory=dict)  # per window, oldest first
     problems_seen: dict[str, int] = Field(default_factory=dict)  # "service\x1fkey" -> rotations seen in
+    # the services of the rotation just before (name -> its stored scorecard), None when the store lacks it
+    previous_services: dict[str, dict[str, Any]] | None = None
+
+
+class ServiceRef(Card):
+    service: str
+    display_name: str
+    team: str
+
+
+class ServiceChanges(Card):
+    """The services that appeared or disappeared since the rotation just before (METRICS.md)."""
+
+    since: str  # that rotation's local start date
+    new: list[ServiceRef] = Field(default_factory=list)
+    gone: list[ServiceRef] = Field(default_factory=list)
 
 
 class TeamScorecard(Card):
     team: str
+    display_name: str
     incidents: IncidentMetrics
 
 
@@ -264,6 +282,7 @@ class Scorecards(Card):
     interruption_heatmap: list[list[int]] | None = None  # [weekday 0=Mon][local hour], responders' zones
     previous_overall: IncidentMetrics | None = None  # the previous rotation, when the store has it
     history_windows: int = 0  # how many earlier rotations the trends cover
+    service_changes: ServiceChanges | None = None  # None: the store has no rotation just before
     item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
     # what rendering needs and scorecards.json does not carry: the setup, and which source had which role
     setup: Setup | None = Field(default=None, exclude=True)

@@ -25,6 +25,8 @@ from opsmeeting.aggregate.model import (
     Problem,
     ResponderScorecard,
     Scorecards,
+    ServiceChanges,
+    ServiceRef,
     ServiceScorecard,
     ServiceTrend,
     TeamScorecard,
@@ -32,7 +34,7 @@ from opsmeeting.aggregate.model import (
 from opsmeeting.aggregate.priority import rank_services
 from opsmeeting.aggregate.problems import find_problems
 from opsmeeting.aggregate.slo import slo_scorecards
-from opsmeeting.model import Snapshot
+from opsmeeting.model import Setup, Snapshot
 
 if TYPE_CHECKING:
     from pandas.api.typing import NaTType
@@ -296,6 +298,7 @@ def build_scorecards(
     service_cards = [
         ServiceScorecard(
             service=name,
+            display_name=setup.service_name(name),
             team=svc.team,
             incidents=_blank(incidents_of("service", name), unknown),
             slos=[s for s in slos if s.service == name],
@@ -312,7 +315,10 @@ def build_scorecards(
         ]
         extras["previous_overall"] = history.previous_overall
         extras["history_windows"] = len(history.windows)
-    team_cards = [TeamScorecard(team=t.name, incidents=_blank(incidents_of("team", t.name), unknown))
+        if history.previous_services is not None and setup.services_complete:
+            extras["service_changes"] = service_changes(setup, history.windows[-1], history.previous_services)
+    team_cards = [TeamScorecard(team=t.name, display_name=setup.team_name(t.name),
+                                incidents=_blank(incidents_of("team", t.name), unknown))
                   for t in setup.teams]
     return Scorecards(
         window=snapshot.window,
@@ -328,6 +334,17 @@ def build_scorecards(
         roles=snapshot.roles,
         **extras,
     )
+
+
+def service_changes(setup: Setup, since: str, before: dict[str, dict[str, Any]]) -> ServiceChanges:
+    """Services in this rotation's setup and not in the one just before (new), and the reverse (gone).
+    Keys are compared: a service renamed at its source keeps its key, so it is neither."""
+    now = {s.name for s in setup.services}
+    new = [ServiceRef(service=s.name, display_name=setup.service_name(s.name), team=s.team)
+           for s in setup.services if s.name not in before]
+    gone = [ServiceRef(service=name, display_name=str(card.get("display_name") or name), team=str(card.get("team")))
+            for name, card in sorted(before.items()) if name not in now]
+    return ServiceChanges(since=since, new=sorted(new, key=lambda r: r.service), gone=gone)
 
 
 UNKNOWN_WITHOUT: dict[str, tuple[str, ...]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import subprocess
@@ -15,16 +16,21 @@ from opsmeeting.config import Config, load_config
 from opsmeeting.errors import InputError
 from opsmeeting.meeting import wheel, wheel_store
 from opsmeeting.meeting.items import ItemBook
+from opsmeeting.meeting.known import team_names
 from opsmeeting.meeting.notes import note_path
 from opsmeeting.store import Store
 
 
-def _team(config: Config, name: str | None, what: str = "--team") -> str | None:
+def _team(config: Config, name: str | None, what: str = "--team", store: Store | None = None) -> str | None:
+    """``name`` when it is a team's key: a configured team's, or, with discovery, one the last run found."""
     if name is None:
         return None
-    teams = [t.name for t in config.teams]
+    teams = team_names(config, store)
     if name not in teams:
-        raise InputError(f"{what} {name!r}: not a configured team ({', '.join(teams)})")
+        hint = difflib.get_close_matches(name, teams, n=1)
+        known = f"did you mean {hint[0]!r}?" if hint else ", ".join(teams[:20]) + (" ..." if len(teams) > 20 else "")
+        where = "a configured or discovered team" if config.discovery else "a configured team"
+        raise InputError(f"{what} {name!r}: not {where} ({known or 'none yet: run opsmeeting run first'})")
     return name
 
 
@@ -48,9 +54,9 @@ def item_add(config_path: Path, kind: str, team: str, owner: str | None, due: da
     """Record an item; the next pre-read lists it in section 4 until it is done."""
     config = load_config(config_path)
     with Store.open(config.state.path) as store:
-        item_id = ItemBook(store).add(kind=kind, team=_team(config, team) or team, text=text, owner=owner,
-                                      due=due.date() if due else None, link=link,
-                                      while_listening_to=_team(config, listening, "--while-listening-to"))
+        item_id = ItemBook(store).add(kind=kind, team=_team(config, team, store=store) or team, text=text,
+                                      owner=owner, due=due.date() if due else None, link=link,
+                                      while_listening_to=_team(config, listening, "--while-listening-to", store))
     click.echo(f"#{item_id} {kind.replace('_', ' ')} for {team}: {text}")
 
 
@@ -73,7 +79,7 @@ def item_list(config_path: Path, show_all: bool, team: str | None) -> None:
     """List open items (with --all, done ones too)."""
     config = load_config(config_path)
     with Store.open(config.state.path) as store:
-        items = ItemBook(store).list(status=None if show_all else "open", team=_team(config, team))
+        items = ItemBook(store).list(status=None if show_all else "open", team=_team(config, team, store=store))
     today = date.today()
     for i in items:
         age = (datetime.now(UTC) - i.created_at).days
@@ -97,7 +103,8 @@ def notes() -> None:
 def notes_edit(config_path: Path, team: str, which: str) -> None:
     """Open TEAM's notes for the rotation in $EDITOR (the file is created if missing)."""
     config = load_config(config_path)
-    _team(config, team, "TEAM")
+    with Store.open(config.state.path) as store:
+        _team(config, team, "TEAM", store)
     if config.notes is None:
         raise InputError("notes.directory is not configured: add `notes: {directory: notes}` to the configuration")
     rot = config.rotation

@@ -97,9 +97,9 @@ def cross_checks(data: dict[str, Any]) -> list[str]:
         if discovery:
             problems.append("wheel.mode: team_size needs every team's members, which discovered teams do not have")
     sources: dict[str, Any] = data["sources"] if isinstance(data.get("sources"), dict) else {}
-    if (data.get("slos") or data.get("slo_imports")) and not sources.get("prometheus"):
+    if (data.get("slos") or data.get("slo_imports")) and sources.get("prometheus") is None:
         problems.append("sources.prometheus: SLOs are defined but no Prometheus source is configured")
-    if discovery and not sources.get("pagerduty"):
+    if discovery and sources.get("pagerduty") is None:
         problems.append("discovery: finds teams and services in PagerDuty: configure sources.pagerduty")
     return problems
 

@@ -3,6 +3,7 @@ secrets), so a report re-renders from its snapshot alone."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field
@@ -68,3 +69,24 @@ class Setup(Frozen):
     priority_weights: PriorityWeights = Field(default_factory=PriorityWeights)
     short_incident_seconds: float = 300.0
     pdf_detail: int = 40  # the PDF shows this many services in full; the HTML shows every one
+    # False when discovery was configured but the source's teams and services could not be read:
+    # the explicit entries alone are listed, and which services are new or gone is unknown
+    services_complete: bool = True
+
+    def service_name(self, key: str) -> str:
+        """The name people read for a service key (its display name, or the key itself)."""
+        svc = self._service_index.get(key)
+        return (svc.display_name or svc.name) if svc else key
+
+    def team_name(self, key: str) -> str:
+        """The name people read for a team key."""
+        team = self._team_index.get(key)
+        return (team.display_name or team.name) if team else key
+
+    @cached_property
+    def _service_index(self) -> dict[str, SetupService]:
+        return {s.name: s for s in self.services}
+
+    @cached_property
+    def _team_index(self) -> dict[str, SetupTeam]:
+        return {t.name: t for t in self.teams}

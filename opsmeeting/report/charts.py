@@ -125,7 +125,7 @@ def interruption_heatmap(cards: Scorecards) -> Chart | None:
 def budget_burn(cards: Scorecards) -> Chart | None:
     """Cumulative error budget consumed over the window, for each SLO that overspent."""
     over = [
-        (svc.service, slo)
+        (svc.display_name, slo)
         for svc in cards.services
         for slo in svc.slos
         if slo.status == "ok" and (slo.error_budget_consumed or 0) > 1.0 and slo.daily and slo.total

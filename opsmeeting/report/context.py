@@ -62,6 +62,14 @@ class ReportContext:
         """The Ops Wheel on the screen page; None in print."""
         return self.meeting.wheel if self.medium == "screen" else None
 
+    def service_name(self, key: str) -> str:
+        """The name people read for a service key (its display name)."""
+        return self.setup.service_name(key)
+
+    def team_name(self, key: str) -> str:
+        """The name people read for a team key."""
+        return self.setup.team_name(key)
+
     def local(self, moment: datetime | None, fmt: str = "%a %-d %b %H:%M") -> str:
         if moment is None:
             return "—"

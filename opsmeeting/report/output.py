@@ -57,7 +57,7 @@ def read_scorecards(path: Path) -> Scorecards:
 def scorecards_csv(cards: Scorecards) -> str:
     """One row per service: incident keys, priority, and each SLO's keys as ``<slo>.<key>``."""
     slo_names = sorted({s.name for c in cards.services for s in c.slos})
-    header = ["service", "team", "priority_rank", "priority_score", *INCIDENT_KEYS]
+    header = ["service", "display_name", "team", "priority_rank", "priority_score", *INCIDENT_KEYS]
     header += [f"{name}.{key}" for name in slo_names for key in SLO_CSV_KEYS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -66,6 +66,7 @@ def scorecards_csv(cards: Scorecards) -> str:
         incidents = card.incidents.model_dump()
         row: list[object] = [
             card.service,
+            card.display_name,
             card.team,
             card.priority.rank if card.priority else "",
             card.priority.score if card.priority else "",
