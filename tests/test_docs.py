@@ -72,3 +72,13 @@ def test_exit_codes_are_documented():
     table = README[README.index("### Exit codes"):]
     for code in ExitCode:
         assert f"| {int(code)} |" in table, code
+
+
+def test_the_readme_configurations_are_valid():
+    """Every YAML block of the README that is a whole configuration (it has a rotation) loads."""
+    from opsmeeting.config import parse_config
+
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.DOTALL) if b.startswith("rotation:")]
+    assert blocks, "the README shows no whole configuration"
+    for block in blocks:
+        parse_config(yaml.safe_load(block), origin="a README example")

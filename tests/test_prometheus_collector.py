@@ -320,7 +320,17 @@ def test_check_config_validates_queries_with_the_server(prometheus, tmp_path, ca
     out = capsys.readouterr().out
     assert info.value.code == 0
     assert "last completed: Mon 19 Oct 2026 08:00 → Mon 2 Nov 2026 08:00 (UTC)" in out
-    assert "SLO availability: queries valid" in out and "warning: SLO availability: no data for legacy" in out
+    assert "SLO availability: queries valid, data for 7 of 8 services (it covers those)" in out
+    assert "SLO availability: no data for legacy in" in out and "warning:" not in out  # not expected: no row
+    expecting = dict(good)
+    expecting["slos"] = [{**good["slos"][0], "services": ["legacy", "check*"]}]
+    path.write_text(yaml.safe_dump(expecting))
+    with pytest.raises(SystemExit) as info:
+        main(["check-config", str(path), *as_of])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert "warning: SLO availability: no data in Mon 19 Oct 2026 08:00 → Mon 2 Nov 2026 08:00 (UTC) for legacy" in out
+    assert "data for 1 of the 2 services it expects" in out
     broken = dict(good)
     broken["slos"] = [{**good["slos"][0], "total": "sum by (service) (increase(http_requests_total[{{window}}]"}]
     path.write_text(yaml.safe_dump(broken))

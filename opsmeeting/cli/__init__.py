@@ -3,7 +3,7 @@
 Exit codes (README, "Exit codes"): 0 success, 1 failure, 2 bad configuration or usage,
 3 degraded (report made with a data-quality banner), 4 delivery failed, 5 another run is busy.
 
-Commands live in ``check`` (check-config), ``reports`` (run, render, demo), ``loop`` (item, notes,
+Commands live in ``check`` (check-config), ``init`` (init), ``reports`` (run, render, demo), ``loop`` (item, notes,
 wheel) and ``room`` (serve); importing them registers them on the group of ``app``.
 """
 
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from opsmeeting.cli import check, loop, reports, room
+from opsmeeting.cli import check, init, loop, reports, room
 from opsmeeting.cli.app import cli, sample_snapshot_dir
 from opsmeeting.errors import ExitCode, OpsMeetingError, write_crash_log
 
@@ -21,7 +21,7 @@ cli.add_command(loop.item)
 cli.add_command(loop.notes)
 cli.add_command(loop.wheel_group)
 
-__all__ = ["check", "cli", "main", "reports", "room", "sample_snapshot_dir"]
+__all__ = ["check", "cli", "init", "main", "reports", "room", "sample_snapshot_dir"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -229,6 +229,14 @@ class PrometheusCollector:
             raise PrometheusFailure(f"{path}: HTTP {response.status_code}: {body.get('error', '')}".rstrip(": "))
         return body
 
+    def label_values(self, label: str) -> list[str]:
+        """Every value Prometheus has for ``label`` (``__name__``: every metric name)."""
+        body = self.get_json(f"/api/v1/label/{label}/values")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise PrometheusFailure(f"/api/v1/label/{label}/values: malformed answer (`data` is not a list)")
+        return sorted(str(v) for v in data)
+
     def version(self) -> str | None:
         try:
             return str(self.get_json("/api/v1/status/buildinfo")["data"]["version"])
@@ -548,16 +556,25 @@ def _describe(exc: BaseException) -> str:
 
 @dataclass
 class CheckReport:
-    """What ``check-config`` learnt from the server: invalid queries and services without data."""
+    """What ``check-config`` learnt from the server: invalid queries, services expected to have data
+    that have none, and how the SLO label values match the services."""
 
     invalid: list[str] = field(default_factory=list)
-    no_data: list[str] = field(default_factory=list)
+    no_data: list[str] = field(default_factory=list)  # expected services without data: warnings
     ok: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
     version: str | None = None
 
 
-def check_queries(collector: PrometheusCollector, window: Window) -> CheckReport:
-    """Validate every query with ``/api/v1/format_query`` and find services with no data in ``window``."""
+def _some(names: list[str], shown: int = 20) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def check_queries(collector: PrometheusCollector, window: Window,
+                  expected: dict[str, list[str] | None] | None = None) -> CheckReport:
+    """Validate every query with ``/api/v1/format_query``, see which services have data in ``window``,
+    and compare the SLO label's values with the services' labels. ``expected`` gives, per SLO, the
+    services it expects (None: those with its series); only those are warned about."""
     try:
         info = collector.get_json("/api/v1/status/buildinfo")
         version = str(info.get("data", {}).get("version")) if isinstance(info.get("data"), dict) else None
@@ -567,6 +584,17 @@ def check_queries(collector: PrometheusCollector, window: Window) -> CheckReport
         version = None  # some backends do not serve buildinfo
     report = CheckReport(version=version)
     labels = {svc.label: svc.name for svc in collector.services}
+    for group in sorted({slo.group_by for slo in collector.slos}):
+        try:
+            values = collector.label_values(group)
+        except PrometheusFailure:
+            continue  # some backends do not serve label values: the queries' answers still say it
+        matched = [v for v in values if v in labels]
+        strays = [v for v in values if v not in labels]
+        report.info.append(f"label {group}: {len(values)} values, {len(matched)} of them a service's")
+        if strays:
+            report.info.append(f"label {group}: values no service has: {_some(strays)} (a `services:` entry's "
+                               "prometheus_label, or discovery.prometheus_label, would match them)")
     for slo in collector.slos:
         q = queries_for(slo)
         texts = {"good": q.good, "bad": q.bad, "total": q.total, **{f"p{k}": v for k, v in q.quantiles.items()}}
@@ -588,8 +616,22 @@ def check_queries(collector: PrometheusCollector, window: Window) -> CheckReport
             continue
         found = {labels[item["metric"].get(slo.group_by)] for item in result
                  if item.get("metric", {}).get(slo.group_by) in labels}
+        wanted = (expected or {}).get(slo.name)
         missing = [svc.name for svc in collector.services if svc.name not in found]
-        if missing:
-            report.no_data.append(f"SLO {slo.name}: no data for {', '.join(missing)} in {window.label()}")
-        report.ok.append(f"SLO {slo.name}: queries valid, data for {len(found)} of {len(collector.services)} services")
+        if wanted is not None:
+            absent = [name for name in wanted if name not in found]
+            if absent:
+                report.no_data.append(f"SLO {slo.name}: no data in {window.label()} for {_some(absent)}, which it "
+                                      "expects (its services/teams)")
+            report.ok.append(f"SLO {slo.name}: queries valid, data for {len(set(wanted) & found)} of the "
+                             f"{len(wanted)} services it expects")
+            continue
+        report.ok.append(f"SLO {slo.name}: queries valid, data for {len(found)} of {len(collector.services)} "
+                         "services (it covers those)")
+        if not found:
+            report.no_data.append(f"SLO {slo.name}: no service has data in {window.label()}: check the query and "
+                                  "the services' labels")
+        elif missing:
+            report.info.append(f"SLO {slo.name}: no data for {_some(missing)} in {window.label()} (no row for them; "
+                               "list them in the SLO's services to be warned of a gap)")
     return report

@@ -726,6 +726,16 @@ class FakePagerDuty:
             page[key] = [{**i, "teams": [by_id.get(t["id"], t) for t in i.get("teams", [])]} for i in page[key]]
         return page
 
+    def _get_schedules(self, query: Query) -> Obj:
+        """The list as PagerDuty gives it: each schedule without its layers and rendered entries (those
+        come with ``GET /schedules/{id}``), by name, filtered by ``query``."""
+        text = (query.get("query") or "").lower()
+        found = sorted((s for s in self.schedules.values() if text in str(s.get("name", "")).lower()),
+                       key=lambda s: str(s.get("name", "")).lower())
+        brief = [{k: v for k, v in s.items() if k not in ("schedule_layers", "final_schedule", "overrides_subschedule")}
+                 for s in found]
+        return self._page("schedules", brief, query)
+
     def _get_schedule(self, query: Query, id: str) -> Obj:
         """The schedule with the shifts overlapping ``since``/``until``: clipped, or whole with overflow."""
         if (schedule := self.schedules.get(id)) is None:
@@ -751,6 +761,7 @@ _ENDPOINTS: dict[str, Endpoint] = {
     "/users": lambda fake, query, _: fake._directory("users", fake.users, query),
     "/priorities": lambda fake, query, _: fake._page("priorities", fake.priorities, query),
     "/schedules/{id}": lambda fake, query, path: fake._get_schedule(query, path["id"]),
+    "/schedules": lambda fake, query, _: fake._get_schedules(query),
     "/abilities": lambda fake, query, _: {"abilities": list(fake.abilities)},
 }
 _ROUTES = [(re.compile(template.replace("{id}", "(?P<id>[^/]+)")), template) for template in _ENDPOINTS]

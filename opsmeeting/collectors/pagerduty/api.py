@@ -35,8 +35,9 @@ Json = dict[str, Any]
 
 
 class PagerDutyFailure(CollectorError):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__("PagerDuty", message)
+        self.status = status  # the HTTP status of a refused request (401, 404...), None otherwise
 
 
 class _RateLimiter:
@@ -142,9 +143,9 @@ class PagerDutyApi:
                 if status == 401:
                     raise PagerDutyFailure(
                         f"the API token in ${self.source.token_env} was rejected (401 Unauthorized); check the "
-                        "token and the region (us/eu)"
+                        "token and the region (us/eu)", status
                     ) from None
-                raise PagerDutyFailure(f"{endpoint}: HTTP {status}") from None
+                raise PagerDutyFailure(f"{endpoint}: HTTP {status}", status) from None
             except pagerduty.Error as exc:
                 self.log.add(endpoint, self.monotonic() - started)
                 attempts += 1
@@ -169,7 +170,10 @@ class PagerDutyApi:
                 attempts += 1
                 self.sleep(self._wait_for(response, attempts))
                 continue
-            raise PagerDutyFailure(f"{endpoint}: HTTP {status} {_error_message(response)}".rstrip())
+            if status == 401:
+                raise PagerDutyFailure(f"the API token in ${self.source.token_env} was rejected (401 Unauthorized); "
+                                       "check the token and the region (us/eu)", status)
+            raise PagerDutyFailure(f"{endpoint}: HTTP {status} {_error_message(response)}".rstrip(), status)
 
     def _backoff(self, attempt: int) -> float:
         delay: float = min(self.backoff * 2 ** (attempt - 1), 30.0) * (1 + 0.25 * random.random())
