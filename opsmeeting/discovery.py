@@ -135,9 +135,9 @@ def resolve(explicit_teams: list[ExplicitTeam], explicit_services: list[Explicit
             team = team_key[first]
         else:
             if first not in discovered_teams:
-                source = by_id.get(first)
-                name = source.name if source else first
-                discovered_teams[first] = SetupTeam(name=key_for("team", first, name), display_name=name,
+                source = by_id.get(first)  # None when the teams could not be read: named by its key
+                discovered_teams[first] = SetupTeam(name=key_for("team", first, source.name if source else first),
+                                                    display_name=source.name if source else None,
                                                     source_ids=[first])
             team = discovered_teams[first].name
         key = key_for("service", service.id, service.name)

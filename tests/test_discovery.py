@@ -267,7 +267,7 @@ def test_discovery_that_cannot_read_pagerduty_says_so(tmp_path, prometheus, caps
     start = prometheus.dataset.window.start
     with FakePagerDuty() as fake:
         small_account(fake, start, [("PS1", "Checkout API")])
-        fake.inject("/teams", status=500, times=100)
+        fake.inject("/services", status=500, times=100)
         config = write(tmp_path, {
             "rotation": {"length": "14d", "anchor": start.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC"},
             "teams": [{"name": "payments"}],
@@ -300,3 +300,31 @@ def test_the_wheel_knows_the_discovered_teams_offline(tmp_path, prometheus, caps
     assert "payments-billing" in out
     code, out, err = run(["wheel", "record", "payments-billing", "--config", config], capsys)
     assert code == 0, err
+
+
+def test_an_account_without_the_teams_ability_is_still_discovered(tmp_path, prometheus, capsys, monkeypatch):
+    """GET /teams answers 403 on an account without the teams ability: services are discovered all the
+    same, a team keeps the key it was given before (the store), and the report says what is missing."""
+    monkeypatch.setenv(TOKEN, "test-token")
+    start = prometheus.dataset.window.start
+    before = start - timedelta(days=14)
+    with FakePagerDuty() as fake:
+        config = write(tmp_path, {
+            "rotation": {"length": "14d", "anchor": start.strftime("%Y-%m-%dT%H:%M:%S"), "timezone": "UTC"},
+            "sources": {"pagerduty": {**pd_source(fake), "max_retries": 0}}, "discovery": {},
+        })
+        small_account(fake, before, [("PS1", "Checkout API")])
+        first = f"{before:%Y-%m-%dT%H:%MZ}/{start:%Y-%m-%dT%H:%MZ}"
+        assert run(["run", "--config", config, "--window", first, "--no-pdf"], capsys)[0] == 0
+        small_account(fake, start, [("PS1", "Checkout API"), ("PS2", "Ledger")])
+        fake.inject("/teams", status=403, times=100)
+        code, _, err = run(["run", "--config", config, "--window", WINDOW_ARG, "--no-pdf"], capsys)
+    assert code == 3, err
+    data = json.loads((tmp_path / "reports" / "2026-10-19_2026-11-02" / "scorecards.json").read_text())
+    assert data["sources"]["pagerduty"]["status"] == "degraded"
+    assert "teams could not be read" in data["sources"]["pagerduty"]["detail"]
+    assert {s["service"]: s["team"] for s in data["services"]} == {"checkout-api": "payments-billing",
+                                                                  "ledger": "payments-billing"}
+    assert [t["team"] for t in data["teams"]] == ["payments-billing"]  # remembered by its id
+    assert [r["service"] for r in data["service_changes"]["new"]] == ["ledger"]
+    assert sum(s["incidents"]["incidents_total"] for s in data["services"]) == 2

@@ -95,6 +95,8 @@ def test_from_init_to_the_first_report(tmp_path, prometheus, account, capsys, mo
     assert [s["name"] for s in services["payments"]["slos"]] == ["availability"]
     assert services["playground"]["slos"] == []  # no series: no "no data" row
     assert {t["display_name"] for t in cards["teams"]} == {"Payments & Billing", "Platform / SRE", "Sandbox"}
+    html = (tmp_path / "reports" / "2026-10-19_2026-11-02" / "report.html").read_text(encoding="utf-8")
+    assert "SLOs cover 3 of the 5 services" in html and "Batch jobs (nightly)" in html
 
 
 def test_init_never_overwrites_without_force(tmp_path, account, capsys, monkeypatch):

@@ -91,6 +91,9 @@ def check_pagerduty(config: Config, slos: list[SloDefinition], now: datetime) ->
                f"{len(directory.services)} services")
     problems: list[str] = []
     warnings: list[str] = []
+    if directory.teams_error:
+        warnings.append(f"the teams could not be read ({directory.teams_error}): team ids are not checked, and "
+                        "discovered teams are named by their ids")
     service_names = {s.id: s.name for s in directory.services}
     team_names = {t.id: t.name for t in directory.teams}
     for index, svc in enumerate(config.services):
@@ -99,7 +102,7 @@ def check_pagerduty(config: Config, slos: list[SloDefinition], now: datetime) ->
                 problems.append(f"services[{index}] ({svc.name}): PagerDuty has no service {pid}")
     for index, team in enumerate(config.teams):
         for tid in team.pagerduty_team_ids:
-            if tid not in team_names:
+            if tid not in team_names and directory.teams_error is None:
                 problems.append(f"teams[{index}] ({team.name}): PagerDuty has no team {tid}")
     try:
         for index, sid in enumerate(config.rotation.pagerduty_schedule_ids):

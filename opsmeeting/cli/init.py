@@ -240,6 +240,8 @@ def render(f: Findings, source_fields: dict[str, Any], now: datetime) -> str:
         "  # exclude_teams: []",
         "",
     ]
+    if d.teams_error:
+        lines.append(f"# The teams could not be read ({d.teams_error}): discovered teams are named by their ids.")
     lines += _comment_lines(f"PagerDuty teams ({len(d.teams)}), id: name",
                             [f"{t.id}: {t.name}" for t in sorted(d.teams, key=lambda t: t.name.casefold())])
     by_team: dict[str, list[str]] = {}

@@ -100,6 +100,7 @@ class Directory(Frozen):
 
     teams: list[SourceTeam] = Field(default_factory=list)
     services: list[SourceService] = Field(default_factory=list)
+    teams_error: str | None = None  # why the teams could not be read (services are found without their names)
 
 
 # what a missing optional part of an incident source leaves unknown (aggregation reads these names)

@@ -39,7 +39,7 @@ UNAVAILABLE_EFFECT = {
     "priorities": "major incidents are unknown (they need the account's two highest priorities)",
     "services": "log entries were asked for without a team filter",
     "users": "responders' names and time zones are unknown, so the business, off and sleep-hour split is too",
-    "teams": "PagerDuty team names are not shown",
+    "teams": "PagerDuty team names are not shown (a discovered team keeps the key it had, else is named by its id)",
     "schedules": "on-call hours are unknown",
 }
 
@@ -76,9 +76,13 @@ class PagerDutyCollector(PagerDutyApi):
         so discovering costs no request the collection would not make)."""
         if self._directory is None:
             base = {"time_zone": "UTC"}
-            teams = [team_from_api(t) for t in self.pages("/teams", "teams", base)]
+            teams_error = None
+            try:  # an account without the teams ability answers 403: its services are found all the same
+                teams = [team_from_api(t) for t in self.pages("/teams", "teams", base)]
+            except PagerDutyFailure as exc:
+                teams, teams_error = [], exc.message
             services = [service_from_api(s) for s in self.pages("/services", "services", base)]
-            self._directory = Directory(teams=teams, services=services)
+            self._directory = Directory(teams=teams, services=services, teams_error=teams_error)
         return self._directory
 
     def collect(self, window: Window, setup: Setup | None = None) -> tuple[IncidentData, SourceStatus]:
@@ -111,6 +115,8 @@ class PagerDutyCollector(PagerDutyApi):
         people = optional("users", lambda: [person_from_api(u) for u in self.pages("/users", "users", base)], [])
         teams = (self._directory.teams if self._directory is not None else
                  optional("teams", lambda: [team_from_api(t) for t in self.pages("/teams", "teams", base)], []))
+        if self._directory is not None and self._directory.teams_error is not None:
+            unavailable["teams"] = self._directory.teams_error
         shifts, failed_schedules = self._shifts(window)
         if failed_schedules:
             unavailable["schedules"] = "; ".join(failed_schedules)
