@@ -208,6 +208,13 @@ discovery: {{}}
     assert with_series and "legacy" not in with_series  # legacy's series end before the SLO period
     assert {s["service"] for s in found["services"] if s["slos"]} == with_series  # the SLO covers those alone
     assert comparable(found) == comparable(listed)  # value for value, the request counts included
+    # the discovered setup is in the snapshot: re-rendered offline, the same services, teams and numbers
+    code, _, err = run(["render", "--snapshot", str(tmp_path / "brief" / "reports" / "2026-10-19_2026-11-02" /
+                                                  "snapshot"), "--out", str(tmp_path / "again"), "--no-pdf"], capsys)
+    assert code == 0, err
+    again = json.loads((tmp_path / "again" / "scorecards.json").read_text(encoding="utf-8"))
+    assert (again["services"], again["teams"], again["overall"]) == (found["services"], found["teams"],
+                                                                    found["overall"])
     requests = [r["sources"]["pagerduty"]["requests_by_endpoint"] for r in (found, listed)]
     assert requests[0] == requests[1] and requests[0]["GET /services"] == 5 and requests[0]["GET /teams"] == 1
 
