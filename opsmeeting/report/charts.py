@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 
 matplotlib.use("Agg")
+from markupsafe import Markup
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
@@ -50,12 +51,26 @@ HEAT = LinearSegmentedColormap.from_list("heat", ["#f7f7f7", "#fdd49e", "#E69F00
 
 @dataclass(frozen=True)
 class Chart:
-    """A rendered chart: a PNG data URL and the alt text that describes it."""
+    """A rendered chart: a PNG data URL and the alt text that describes it; ``note`` says what it
+    leaves out ("6 of 9 shown"), when it does."""
 
     key: str
     data_url: str
     alt: str
     width_mm: float
+    note: str | None = None
+
+    def markup(self, medium: str) -> Markup:
+        """The chart's element for ``medium`` ("screen": the projected page; "print": the PDF)."""
+        return Markup('<img src="{}" alt="{}">').format(self.data_url, self.alt)
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """An SVG sparkline (80 × 18): the polyline's points, and the y of the objective line (None: none)."""
+
+    points: str
+    objective_y: float | None = None
 
 
 def _png(fig: Figure) -> str:
@@ -166,6 +181,12 @@ def render_charts(cards: Scorecards) -> dict[str, Chart]:
         if chart is not None:
             out[chart.key] = chart
     return out
+
+
+def sparkline(values: list[float | None], objective: float | None = None) -> Sparkline | None:
+    """The sparkline of ``values`` (None: fewer than two known), with ``objective`` as a line when given."""
+    points = sparkline_points(values)
+    return Sparkline(points) if points else None
 
 
 def sparkline_points(values: list[float | None], width: float = 80, height: float = 18) -> str:

@@ -20,7 +20,7 @@ from opsmeeting.aggregate.model import (
 )
 from opsmeeting.meeting.model import MeetingView, WheelView
 from opsmeeting.model import Setup
-from opsmeeting.report.charts import Chart, sparkline_points
+from opsmeeting.report.charts import Chart, Sparkline, sparkline
 from opsmeeting.report.guard import RenderGuard
 from opsmeeting.report.summary import Warning, changes_since_last, data_quality
 
@@ -47,7 +47,7 @@ class ReportContext:
     burners: list[tuple[SloScorecard, BudgetAttribution]]  # incidents that burned 5 % or more of a budget
     silent_burn: list[SloScorecard]  # budgets burned with no incident open
     latency: LatencyTable
-    sparklines: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, SLO) → polyline points
+    sparklines: dict[tuple[str, str], Sparkline | None] = field(default_factory=dict)  # (service, SLO)
     changes: list[str] = field(default_factory=list)
     page_size: str = "A4"
     detailed: list[ServiceScorecard] = field(default_factory=list)  # services shown in full (appendix, SLOs)
@@ -167,13 +167,15 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
         ),
         key=lambda slo: (-(slo.error_budget_consumed or 0), slo.service, slo.name),
     )[:6]
-    sparklines: dict[tuple[str, str], str] = {}
+    sparklines: dict[tuple[str, str], Sparkline | None] = {}
     for card in cards.services:
         for slo in card.slos:
             series = card.trend.error_budget_consumed.get(slo.name) if card.trend else None
+            objective = 1.0  # budget consumed per rotation: 100 % is the line not to cross
             if not series or sum(v is not None for v in series) < 2:
                 series = [None if not d.total or d.good is None else d.good / d.total for d in slo.daily]
-            sparklines[(slo.service, slo.name)] = sparkline_points(series)
+                objective = slo.objective  # daily SLI: the objective
+            sparklines[(slo.service, slo.name)] = sparkline(series, objective)
     generated = cards.generated_at.astimezone(ZoneInfo(tz))
     shown = detail(cards, ranked, medium, setup.pdf_detail)
     return ReportContext(
