@@ -144,6 +144,7 @@ def build(seed: int) -> Snapshot:
     measurements = _measurements(rng, seed, [s.name for s in setup_services], (burst_start, burst_end))
     setup = Setup(
         title="Ops Meeting — Example Corp",
+        targets={"mtta_p50_s": 300.0, "mttr_p50_s": 3600.0, "incidents_major": 3, "interruptions_sleep": 60},
         teams=[SetupTeam(name=t, display_name=t.title(), members=4, source_ids=[teams[i].id])
                for i, t in enumerate(TEAMS)],
         services=setup_services,

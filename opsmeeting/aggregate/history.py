@@ -18,9 +18,11 @@ def load_history(store: Store, window: Window, rotations: int = 6) -> History:
     services = {name: [cards[k].get(name) for k in keys] for name in names}
     previous = None
     previous_services = None
+    previous_responders = None
     if past and past[-1].end == window.start:
         previous = IncidentMetrics.model_validate(past[-1].overall["incidents"])
         previous_services = cards[past[-1].key]
+        previous_responders = store.responder_scorecards(past[-1].key)
     seen = store.problems_seen(keys)
     return History(
         windows=[w.start.astimezone(window.tz).strftime("%Y-%m-%d") for w in past],
@@ -28,4 +30,5 @@ def load_history(store: Store, window: Window, rotations: int = 6) -> History:
         services=services,
         problems_seen={f"{service}{KEY_SEP}{key}": n for (service, key), n in seen.items()},
         previous_services=previous_services,
+        previous_responders=previous_responders,
     )

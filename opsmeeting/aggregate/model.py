@@ -186,6 +186,7 @@ class History(Card):
     problems_seen: dict[str, int] = Field(default_factory=dict)  # "service\x1fkey" -> rotations seen in
     # the services of the rotation just before (name -> its stored scorecard), None when the store lacks it
     previous_services: dict[str, dict[str, Any]] | None = None
+    previous_responders: dict[str, dict[str, Any]] | None = None  # user -> stored scorecard, likewise
 
 
 class ServiceRef(Card):
@@ -202,10 +203,32 @@ class ServiceChanges(Card):
     gone: list[ServiceRef] = Field(default_factory=list)
 
 
+class TeamProblem(Card):
+    service: str
+    title: str
+    count: int
+
+
+class TeamTrend(Card):
+    """Per rotation, oldest first and this one last (None: the store does not know that rotation)."""
+
+    incidents_total: list[int | None] = Field(default_factory=list)
+    slos_missed: list[int | None] = Field(default_factory=list)
+
+
 class TeamScorecard(Card):
     team: str
     display_name: str
     incidents: IncidentMetrics
+    services: int = 0
+    responders: int | None = None  # distinct people interrupted for its incidents (None: incidents unknown)
+    interruptions_per_responder: float | None = None
+    slos_judged: int = 0  # its services' SLOs with status ok (judged: met is true or false)
+    slos_missed: int = 0
+    error_budget_consumed_max: float | None = None  # the largest among its judged SLOs
+    worst_slo: str | None = None  # "<service> · <SLO>" of that largest
+    top_problems: list[TeamProblem] = Field(default_factory=list)  # its recurring problems, largest first (≤ 3)
+    trend: TeamTrend | None = None
 
 
 class OverallScorecard(Card):
@@ -221,6 +244,8 @@ class ResponderScorecard(Card):
     interruptions_off_hours: int | None
     acknowledged: int
     on_call_hours: float | None  # None: a schedule could not be read
+    previous_interruptions: int | None = None  # in the rotation just before, when the store has it
+    previous_interruptions_sleep: int | None = None
 
 
 class Problem(Card):
@@ -257,6 +282,10 @@ class MajorIncident(Card):
     ttr_s: float | None
     html_url: str | None
     postmortem_url: str | None  # first link in the incident's notes that looks like a postmortem
+    priority: str | None = None  # the source's name of its severity (P1), None without one
+    severity_rank: int | None = None  # 0 = the account's highest
+    responders: int = 0  # distinct people who acknowledged it or were notified of it
+    duration_s: float | None = None  # to its resolution, or to the collection while still open
 
 
 class ItemError(Card):

@@ -29,7 +29,9 @@ from opsmeeting.aggregate.model import (
     ServiceRef,
     ServiceScorecard,
     ServiceTrend,
+    TeamProblem,
     TeamScorecard,
+    TeamTrend,
 )
 from opsmeeting.aggregate.priority import rank_services
 from opsmeeting.aggregate.problems import find_problems
@@ -276,7 +278,7 @@ def build_scorecards(
         responders = responder_scorecards(inc, intr, entries, snapshot)
         problems = find_problems(inc, short_incident_seconds=short_incident_seconds)
         extras = {
-            "major_incidents": major_incidents(inc, snapshot),
+            "major_incidents": major_incidents(inc, entries, snapshot),
             "incidents_by_day": incidents_by_day(inc, snapshot),
             "interruption_heatmap": interruption_heatmap(intr),
         }
@@ -317,9 +319,10 @@ def build_scorecards(
         extras["history_windows"] = len(history.windows)
         if history.previous_services is not None and setup.services_complete:
             extras["service_changes"] = service_changes(setup, history.windows[-1], history.previous_services)
-    team_cards = [TeamScorecard(team=t.name, display_name=setup.team_name(t.name),
-                                incidents=_blank(incidents_of("team", t.name), unknown))
-                  for t in setup.teams]
+        if history.previous_responders:
+            responders = [_with_previous(r, history.previous_responders) for r in responders]
+    team_cards = team_scorecards(setup, service_cards, problems, intr if have_pd else None,
+                                 {t.name: _blank(incidents_of("team", t.name), unknown) for t in setup.teams}, history)
     return Scorecards(
         window=snapshot.window,
         generated_at=generated_at or snapshot.generated_at,
@@ -334,6 +337,70 @@ def build_scorecards(
         roles=snapshot.roles,
         **extras,
     )
+
+
+def _with_previous(card: ResponderScorecard, before: dict[str, dict[str, Any]]) -> ResponderScorecard:
+    """A responder's numbers of the rotation just before (0 when they were not a responder then)."""
+    old = before.get(card.user) or {}
+    sleep = old.get("interruptions_sleep", 0)  # null then: the time zones could not be read
+    return card.model_copy(update={"previous_interruptions": int(old.get("interruptions") or 0),
+                                   "previous_interruptions_sleep": None if sleep is None else int(sleep)})
+
+
+def team_scorecards(setup: Setup, services: list[ServiceScorecard], problems: list[Problem],
+                    intr: pd.DataFrame | None, incidents: dict[str, IncidentMetrics],
+                    history: History | None) -> list[TeamScorecard]:
+    """Each team's view (METRICS.md, "Team metrics"): its incident metrics, its people, its services'
+    SLOs, its recurring problems and its trend over the stored rotations."""
+    people = intr.groupby("team")["person_id"].nunique() if intr is not None and len(intr) else None
+    by_team: dict[str, list[ServiceScorecard]] = {}
+    for card in services:
+        by_team.setdefault(card.team, []).append(card)
+    cards = []
+    for team in setup.teams:
+        mine = by_team.get(team.name, [])
+        judged = [(c, s) for c in mine for s in c.slos if s.status == "ok" and s.met is not None]
+        worst = max(((c, s) for c, s in judged if s.error_budget_consumed is not None),
+                    key=lambda cs: cs[1].error_budget_consumed or 0.0, default=None)
+        metrics = incidents[team.name]
+        responders = None
+        per_person = None
+        if intr is not None and metrics.interruptions is not None:
+            responders = int(people.get(team.name, 0)) if people is not None else 0
+            per_person = metrics.interruptions / responders if responders else None
+        names = {c.service for c in mine}
+        top = [TeamProblem(service=p.service, title=p.example_title, count=p.count)
+               for p in sorted((p for p in problems if p.service in names and p.count >= 2),
+                               key=lambda p: (-p.count, p.service, p.key))[:3]]
+        cards.append(TeamScorecard(
+            team=team.name, display_name=setup.team_name(team.name), incidents=metrics, services=len(mine),
+            responders=responders, interruptions_per_responder=per_person, slos_judged=len(judged),
+            slos_missed=sum(s.met is False for _, s in judged),
+            error_budget_consumed_max=worst[1].error_budget_consumed if worst else None,
+            worst_slo=f"{worst[0].display_name} · {worst[1].name}" if worst else None,
+            top_problems=top, trend=_team_trend(team.name, metrics, judged, history),
+        ))
+    return cards
+
+
+def _team_trend(team: str, metrics: IncidentMetrics, judged: list[tuple[ServiceScorecard, Any]],
+                history: History | None) -> TeamTrend | None:
+    """The team's incidents and missed SLOs per stored rotation (by the team its services had then),
+    this rotation last."""
+    if history is None or not history.windows:
+        return None
+    incidents: list[int | None] = []
+    missed: list[int | None] = []
+    for index in range(len(history.windows)):
+        rows: list[dict[str, Any]] = [row for per in history.services.values()
+                                      if (row := per[index]) is not None and row.get("team") == team]
+        totals = [int(t) for r in rows if (t := (r.get("incidents") or {}).get("incidents_total")) is not None]
+        incidents.append(sum(totals) if totals else None)
+        missed.append(len([s for r in rows for s in r.get("slos") or [] if s.get("status") == "ok"
+                           and s.get("met") is False]) if rows else None)
+    incidents.append(metrics.incidents_total)
+    missed.append(sum(s.met is False for _, s in judged))
+    return TeamTrend(incidents_total=incidents, slos_missed=missed)
 
 
 def service_changes(setup: Setup, since: str, before: dict[str, dict[str, Any]]) -> ServiceChanges:
@@ -406,25 +473,43 @@ class _MajorRow(Protocol):
     resolved_at: pd.Timestamp | NaTType
     ttr: float  # NaN while open
     html_url: str | None
+    severity_rank: float  # NaN without a priority
 
 
-def major_incidents(inc: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident]:
+def major_incidents(inc: pd.DataFrame, entries: pd.DataFrame, snapshot: Snapshot) -> list[MajorIncident]:
+    """The major incidents by impact (METRICS.md): priority first (the highest first, none last), then
+    the longest (to resolution, or to the collection while open), then the most responders."""
+    assert snapshot.incidents is not None
     majors = inc[inc["major"]].sort_values(["created_at", "number"])
     links = _postmortem_links(snapshot, set(majors["id"]))
-    return [
-        MajorIncident(
+    mine = entries[entries["incident_id"].isin(set(majors["id"]))]
+    acked = mine[(mine["kind"] == "acknowledged") & (mine["actor_kind"] == "human")][["incident_id", "actor_id"]]
+    notified = mine[mine["kind"] == "notified"][["incident_id", "person_id"]].rename(columns={"person_id": "actor_id"})
+    people = pd.concat([acked, notified]).dropna().groupby("incident_id")["actor_id"].nunique()
+    by_rank = {s.rank: s.name for s in snapshot.incidents.severities}
+    collected = snapshot.incidents.collected_at
+    out = []
+    for row in cast("Iterator[_MajorRow]", majors.itertuples(index=False)):
+        resolved = None if pd.isna(row.resolved_at) else row.resolved_at.to_pydatetime()
+        created = row.created_at.to_pydatetime()
+        rank = None if pd.isna(row.severity_rank) else int(row.severity_rank)
+        out.append(MajorIncident(
             id=row.id,
             number=int(row.number),
             title=row.title,
             service=row.service,
-            created_at=row.created_at.to_pydatetime(),
-            resolved_at=None if pd.isna(row.resolved_at) else row.resolved_at.to_pydatetime(),
+            created_at=created,
+            resolved_at=resolved,
             ttr_s=None if pd.isna(row.ttr) else float(row.ttr),
             html_url=row.html_url if str(row.html_url or "").startswith(("https://", "http://")) else None,
             postmortem_url=links.get(row.id),
-        )
-        for row in cast("Iterator[_MajorRow]", majors.itertuples(index=False))
-    ]
+            priority=by_rank.get(rank) if rank is not None else None,
+            severity_rank=rank,
+            responders=int(people.get(row.id, 0)),
+            duration_s=max(((resolved or collected) - created).total_seconds(), 0.0),
+        ))
+    return sorted(out, key=lambda m: (m.severity_rank is None, m.severity_rank or 0, -(m.duration_s or 0.0),
+                                      -m.responders, m.number))
 
 
 def incidents_by_day(inc: pd.DataFrame, snapshot: Snapshot) -> list[DayIncidents]:

@@ -73,3 +73,5 @@ def print_files(files: ReportFiles) -> None:
         click.echo(f"report.pdf       {files.pdf.resolve()}")
     click.echo(f"scorecards.json  {files.json.resolve()}")
     click.echo(f"scorecards.csv   {files.csv.resolve()}")
+    if files.teams_csv is not None:
+        click.echo(f"teams.csv        {files.teams_csv.resolve()}")

@@ -36,7 +36,7 @@ def run(config_path: Path, window_text: str | None, as_of: str | None, provision
         no_pdf: bool) -> None:
     """Collect the last completed rotation (or --window), render it and email it, exactly once.
 
-    Writes OUTPUT/<window>/ with report.html, report.pdf, scorecards.json, scorecards.csv and
+    Writes OUTPUT/<window>/ with report.html, report.pdf, scorecards.json, scorecards.csv, teams.csv and
     snapshot/, and OUTPUT/index.html, the archive of every rotation. A window already delivered is
     skipped unless --force; a crashed run resumes from its snapshot; a failed email is retried by the
     next run. Exit codes: 0 delivered, 3 delivered with a data-quality banner (a source failed),
@@ -95,7 +95,7 @@ def report_from_snapshot(snapshot: Snapshot, out: Path, *, pdf: bool = True, tem
 @click.option("--snapshot", "snapshot_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path), help="A snapshot directory.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write report.html, report.pdf, scorecards.json and scorecards.csv.")
+              help="Where to write report.html, report.pdf, scorecards.json, scorecards.csv and teams.csv.")
 @click.option("--templates", "templates_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="A folder of templates overriding the built-in ones.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDF (faster).")

@@ -343,6 +343,29 @@ class PriorityConfig(Strict):
     )
 
 
+class Targets(Strict):
+    """Targets for the headline numbers (the tiles of the incident review); each is optional."""
+
+    mtta_p50: Duration | None = Field(default=None, description="Median time to acknowledge, at most.")
+    mttr_p50: Duration | None = Field(default=None, description="Median time to resolve, at most.")
+    incidents_major: int | None = Field(default=None, ge=0, description="Major incidents per rotation, at most.")
+    interruptions_sleep: int | None = Field(default=None, ge=0,
+                                            description="Sleep-hour interruptions per rotation, at most.")
+    hours_with_interruptions: int | None = Field(default=None, ge=0,
+                                                 description="Hours with a page per rotation, at most.")
+
+    def as_numbers(self) -> dict[str, float]:
+        """The targets that are set, durations in seconds (the incident table's units)."""
+        out: dict[str, float] = {}
+        for key in type(self).model_fields:
+            value = getattr(self, key)  # not model_dump(): it serialises durations to text
+            if value is None:
+                continue
+            out[f"{key}_s" if key in ("mtta_p50", "mttr_p50") else key] = (
+                value.total_seconds() if isinstance(value, timedelta) else float(value))
+        return out
+
+
 class Config(Strict):
     rotation: Rotation
     teams: list[Team] = Field(default_factory=list)
@@ -356,6 +379,7 @@ class Config(Strict):
     email: Email | None = None
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
+    targets: Targets = Field(default_factory=Targets)
     notes: Notes | None = None
     wheel: WheelConfig = Field(default_factory=WheelConfig)
 

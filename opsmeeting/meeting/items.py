@@ -86,10 +86,14 @@ class ItemBook:
 def items_view(items: list[Item], since: datetime, now: datetime) -> ItemsView:
     """Open items (with age), items closed since ``since`` (the last meeting), items past due at ``now``."""
     open_items = [i for i in items if i.status == "open"]
+    then = since.date()
     return ItemsView(
         open=open_items,
         closed_since_last=[i for i in items if i.status == "done" and i.closed_at and i.closed_at >= since],
         past_due=[i for i in open_items if i.due and i.due < now.date()],
         as_of=now,
+        # open at the last meeting (created before it, not yet closed then) and already past due then
+        past_due_at_last_meeting=sum(1 for i in items if i.due and i.due < then and i.created_at < since
+                                     and (i.closed_at is None or i.closed_at >= since)),
     )
 

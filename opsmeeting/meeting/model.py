@@ -32,6 +32,7 @@ class ItemsView(Frozen):
     closed_since_last: list[Item]
     past_due: list[Item]
     as_of: datetime
+    past_due_at_last_meeting: int | None = None  # how many were past due at ``since`` (None: not known)
 
 
 class TeamNote(Frozen):

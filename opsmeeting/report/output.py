@@ -1,4 +1,4 @@
-"""Writing a report's files: report.html, report.pdf, scorecards.json, scorecards.csv (each atomic)."""
+"""Writing a report's files: report.html, report.pdf, scorecards.json, scorecards.csv, teams.csv (each atomic)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class ReportFiles:
     pdf: Path | None
     json: Path
     csv: Path
+    teams_csv: Path | None = None
 
 
 MEETING_KEYS = ("items", "notes")  # scorecards.json carries the meeting loop after previous_overall
@@ -82,6 +83,28 @@ def scorecards_csv(cards: Scorecards) -> str:
     return buffer.getvalue()
 
 
+TEAM_CSV_KEYS = ("services", "responders", "interruptions_per_responder", "slos_judged", "slos_missed",
+                 "error_budget_consumed_max", "worst_slo")
+
+
+def teams_csv(cards: Scorecards) -> str:
+    """One row per team (METRICS.md, "Team metrics"): its incident keys and its team keys; the
+    recurring problems as one "title (count)" list."""
+    header = ["team", "display_name", *INCIDENT_KEYS, *TEAM_CSV_KEYS, "top_problems"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for card in cards.teams:
+        incidents = card.incidents.model_dump()
+        writer.writerow([
+            card.team, card.display_name,
+            *("" if incidents[k] is None else incidents[k] for k in INCIDENT_KEYS),
+            *("" if getattr(card, k) is None else getattr(card, k) for k in TEAM_CSV_KEYS),
+            "; ".join(f"{p.title} ({p.count})" for p in card.top_problems),
+        ])
+    return buffer.getvalue()
+
+
 def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport,
                  meeting: MeetingView | None = None) -> ReportFiles:
     directory.mkdir(parents=True, exist_ok=True)
@@ -90,9 +113,12 @@ def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport,
         pdf=directory / "report.pdf" if rendered.pdf is not None else None,
         json=directory / "scorecards.json",
         csv=directory / "scorecards.csv",
+        teams_csv=directory / "teams.csv",
     )
     atomic_write_text(files.json, scorecards_json(cards, meeting))
     atomic_write_text(files.csv, scorecards_csv(cards))
+    assert files.teams_csv is not None
+    atomic_write_text(files.teams_csv, teams_csv(cards))
     if files.pdf is not None and rendered.pdf is not None:
         atomic_write_bytes(files.pdf, rendered.pdf)
     atomic_write_text(files.html, rendered.html)

@@ -81,6 +81,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE source_keys (source_id TEXT PRIMARY KEY, key TEXT NOT NULL, updated_at TEXT NOT NULL);
     """,
+    # v4: each window's responders, for the changes since the previous rotation (sleep-hour interruptions)
+    """
+    CREATE TABLE responder_scorecards (
+        window_key TEXT NOT NULL REFERENCES windows(window_key) ON DELETE CASCADE,
+        user TEXT NOT NULL, scorecard_json TEXT NOT NULL,
+        PRIMARY KEY (window_key, user)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -204,6 +212,11 @@ class Store:
                 "INSERT INTO problems VALUES (?, ?, ?, ?)",
                 [(key, p["service"], p["key"], p["count"]) for p in scorecards.get("problems", [])],
             )
+            db.execute("DELETE FROM responder_scorecards WHERE window_key = ?", (key,))
+            db.executemany(
+                "INSERT INTO responder_scorecards VALUES (?, ?, ?)",
+                [(key, r["user"], json.dumps(r, sort_keys=True)) for r in scorecards.get("responders", [])],
+            )
 
     def windows_before(self, start: datetime, limit: int) -> list[StoredWindow]:
         """The ``limit`` most recent stored windows that ended at or before ``start``, oldest first."""
@@ -227,6 +240,11 @@ class Store:
         ):
             out[key][service] = json.loads(data)
         return out
+
+    def responder_scorecards(self, key: str) -> dict[str, dict[str, Any]]:
+        """user → scorecard, for one stored window (empty when it has none)."""
+        rows = self.db.execute("SELECT user, scorecard_json FROM responder_scorecards WHERE window_key = ?", (key,))
+        return {user: json.loads(data) for user, data in rows}
 
     def problems_seen(self, keys: list[str]) -> dict[tuple[str, str], int]:
         """(service, problem key) → in how many of the given windows it appeared."""
