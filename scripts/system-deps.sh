@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages opsmeeting needs, only those missing. Usage: system-deps.sh demo|test
 set -euo pipefail
-want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+# DejaVu first in the report's font stack; Noto for the CJK and emoji names it lacks (the PDF embeds subsets);
+# fontconfig for fc-match (the page's CJK subset) and the font cache
+want=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-cjk
+      fonts-noto-color-emoji)
 if [ "${1:-demo}" = "test" ]; then
   # a real Prometheus (+ promtool), headless Chromium, poppler (pdftoppm, pdffonts), libfaketime (make test-future)
   want+=(prometheus chromium poppler-utils faketime)
