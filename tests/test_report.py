@@ -73,11 +73,14 @@ def test_pdf_structure(rendered, tmp_path):
     reader = PdfReader(pdf)
     assert 8 <= len(reader.pages) <= 25
     top = [item for item in reader.outline if not isinstance(item, list)]
-    children = next(item for item in reader.outline if isinstance(item, list))
-    assert [t.title for t in top][:5] == ["1. Incident and problem review", "2. Observability review",
-                                          "3. Planning and prioritisation", "4. Feedback and continuous improvement",
-                                          "Appendix: service scorecards"]
-    assert len(children) == 12 and children[0].title.startswith("checkout")  # one bookmark per service
+    appendix = reader.outline.index(next(t for t in top if t.title == "Appendix: team and service scorecards"))
+    children = reader.outline[appendix + 1]  # its bookmarks: the teams, then the services by priority
+    assert [t.title for t in top][:6] == [
+        "What needs our attention", "1. Incident and problem review", "2. Observability review",
+        "3. Planning and prioritisation", "4. Feedback and continuous improvement",
+        "Appendix: team and service scorecards"]
+    assert isinstance(children, list) and len(children) == 4 + 12  # one bookmark per team and per service
+    assert children[4].title.startswith("checkout")
     first = reader.pages[0].extract_text()
     assert "Contents" in first and "Ops Meeting — Example Corp" in first
     second = reader.pages[1].extract_text()

@@ -182,8 +182,8 @@ def test_the_second_rotation_shows_changes(tmp_path, prometheus, pagerduty, caps
     assert code == 0, err
     report = tmp_path / "reports" / "2026-10-19_2026-11-02"
     html = (report / "report.html").read_text()
-    assert "+2 vs previous rotation" in html  # 0 incidents in the first window, 2 in the second
-    assert "Budget consumed, last 2 rotations" in html
+    assert "+2 vs the last rotation" in html  # 0 incidents in the first window, 2 in the second
+    assert "Budget, last 2 rotations" in html
     data = json.loads((report / "scorecards.json").read_text())
     payments = next(s for s in data["services"] if s["service"] == "payments")
     assert payments["trend"]["incidents_total"] == [0, 2]

@@ -17,9 +17,11 @@ from opsmeeting.aggregate.model import (
     Scorecards,
     ServiceScorecard,
     SloScorecard,
+    TeamScorecard,
 )
 from opsmeeting.meeting.model import MeetingView, WheelView
 from opsmeeting.model import Setup
+from opsmeeting.report.attention import Attention, attention
 from opsmeeting.report.charts import Chart, Sparkline, sparkline
 from opsmeeting.report.guard import RenderGuard
 from opsmeeting.report.summary import Warning, changes_since_last, data_quality
@@ -56,6 +58,14 @@ class ReportContext:
     ranked_shown: list[ServiceScorecard] = field(default_factory=list)
     majors_shown: list[MajorIncident] = field(default_factory=list)
     guard: RenderGuard = field(default_factory=RenderGuard)
+    attention: Attention = field(default_factory=lambda: Attention([]))
+    teams: list[TeamScorecard] = field(default_factory=list)  # most incidents first
+    team_sparklines: dict[str, Sparkline | None] = field(default_factory=dict)  # team → incidents per rotation
+
+    @property
+    def majors_more(self) -> list[MajorIncident]:
+        """The major incidents not shown in full, by impact."""
+        return self.cards.major_incidents[len(self.majors_shown):]
 
     @property
     def wheel(self) -> WheelView | None:
@@ -111,18 +121,20 @@ class Detail:
     majors_shown: list[MajorIncident]
 
 
+MAJORS_SHOWN = 10  # major incidents in full; the others in one line
+
+
 def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, limit: int) -> Detail:
-    """What is shown in full. The page shows everything; the PDF of a large organisation shows the
-    ``limit`` highest-priority services plus any that missed an SLO or had a major incident (at most
-    twice ``limit``) in full, and summarises the rest in one table, so the pre-read stays readable."""
+    """What is shown in full. Major incidents: the ``MAJORS_SHOWN`` of most impact (the scorecards list
+    them by impact), the rest in one line. Services, by priority: the page shows every one; the PDF of
+    a large organisation shows the ``limit`` highest-priority services plus any that missed an SLO or
+    had a major incident (at most twice ``limit``) in full, and summarises the rest in one table, so
+    the pre-read stays readable."""
     responders = sorted(cards.responders, key=lambda r: (-r.interruptions, r.name))
-    majors = cards.major_incidents
-    if medium == "screen" or (len(cards.services) <= limit and len(majors) <= 2 * limit):
-        return Detail(detailed=cards.services, summarised=[], responders_shown=responders, ranked_shown=ranked,
-                      majors_shown=majors)
-    # the PDF lists the major incidents that most need the meeting: no postmortem yet, then the longest
-    longest = sorted(majors, key=lambda m: (m.postmortem_url is not None, -(m.ttr_s or float("inf")), m.number))
-    majors_shown = sorted(longest[: 2 * limit], key=lambda m: (m.created_at, m.number))
+    majors_shown = cards.major_incidents[:MAJORS_SHOWN]
+    if medium == "screen" or len(cards.services) <= limit:
+        return Detail(detailed=ranked, summarised=[], responders_shown=responders, ranked_shown=ranked,
+                      majors_shown=majors_shown)
     notable = {
         c.service for c in cards.services
         if (c.incidents.incidents_major or 0) > 0 or any(s.met is False for s in c.slos)
@@ -134,7 +146,7 @@ def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, li
         if card.service in notable:
             keep.add(card.service)
     return Detail(
-        detailed=[c for c in cards.services if c.service in keep],
+        detailed=[c for c in ranked if c.service in keep],
         summarised=[c for c in ranked if c.service not in keep],
         responders_shown=responders[:limit],
         ranked_shown=ranked[:limit],
@@ -204,4 +216,8 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
         responders_shown=shown.responders_shown,
         ranked_shown=shown.ranked_shown,
         majors_shown=shown.majors_shown,
+        attention=attention(cards, meeting, ranked, silent),
+        teams=sorted(cards.teams, key=lambda t: (-(t.incidents.incidents_total or 0), -t.slos_missed, t.display_name)),
+        team_sparklines={t.team: sparkline([None if v is None else float(v) for v in t.trend.incidents_total])
+                         for t in cards.teams if t.trend is not None},
     )
