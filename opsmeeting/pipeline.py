@@ -84,6 +84,7 @@ def setup_from_config(config: Config, slos: list[SloDefinition], directory: Dire
         ],
         priority_weights=config.priority.weights,
         short_incident_seconds=config.priority.short_incident.total_seconds(),
+        handoff_acknowledged_longer_than_seconds=config.handoff.acknowledged_longer_than.total_seconds(),
         targets=config.targets.as_numbers(),
         pdf_detail=config.output.pdf_detail,
     )

@@ -10,7 +10,10 @@ Layout (schema 2)::
                         fine series per service and SLO
 
 Schema 1 (``pagerduty.json`` and ``prometheus.json``, in PagerDuty's vocabulary) is read through a
-migration, so an archive of older reports still re-renders.
+migration, so an archive of older reports still re-renders. Within schema 2, fields are only ever
+added with a default that means "not collected" (``IncidentData.earlier_open`` and ``maintenance``
+are None, an incident's ``assignments`` and an event's ``assignees`` empty): a snapshot written before
+them reads as one that lacks them, and the report says what it cannot tell.
 """
 
 from __future__ import annotations

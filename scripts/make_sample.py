@@ -6,7 +6,9 @@
 A fictional organisation of 12 services in 4 teams over the 14-day rotation that straddles the
 October 2026 daylight-saving change in Europe/Lisbon: ~300 incidents with night pages,
 escalations, auto-resolved and still-open incidents, and checkout burning its availability budget
-through one major incident. Every number in the demo report derives from this file's seed.
+through one major incident; for the handoff, two incidents opened in earlier rotations and still
+open, and the maintenance windows of the window and the next rotation. Every number in the demo
+report derives from this file's seed (the handoff's additions are fixed, and draw nothing from it).
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from opsmeeting.model import (
     Counts,
     DailyCounts,
     Event,
+    Holder,
     Incident,
     IncidentData,
+    Maintenance,
+    MaintenanceWindow,
     Person,
     Setup,
     SetupService,
@@ -42,6 +47,7 @@ from opsmeeting.model import (
     SourceService,
     SourceStatus,
     SourceTeam,
+    following,
 )
 from opsmeeting.snapshot import write_snapshot
 from opsmeeting.window import RotationClock
@@ -140,6 +146,8 @@ def build(seed: int) -> Snapshot:
     incident_data = IncidentData(
         source="pagerduty", collected_at=GENERATED_AT, people=users, teams=teams, services=pd_services,
         severities=priorities, incidents=incidents, shifts=shifts,
+        earlier_open=_earlier_open(ids, {s.name: s for s in pd_services}, members),
+        maintenance=_maintenance({s.name: s for s in pd_services}),
     )
     measurements = _measurements(rng, seed, [s.name for s in setup_services], (burst_start, burst_end))
     setup = Setup(
@@ -270,6 +278,43 @@ def _major(ids: Ids, number: int, svc: SourceService, start: datetime, end: date
                     service_id=svc.id, created_at=start, status="resolved", urgency="high", resolved_at=end,
                     severity_rank=0, url=f"https://example.pagerduty.com/incidents/Q{number}",
                     events=sorted(entries, key=lambda e: e.at))
+
+
+def _earlier_open(ids: Ids, services: dict[str, SourceService], members: dict[str, list[Person]]) -> list[Incident]:
+    """Two incidents opened before the window and still open at the collection, as PagerDuty lists them
+    when nothing changed them since before the window end: no timeline, their holders and status time."""
+    platform = members["platform"]
+    disk_at = datetime(2026, 10, 13, 21, 40, tzinfo=UTC)
+    disk_ack = disk_at + timedelta(minutes=12)
+    tls_at = datetime(2026, 10, 5, 7, 0, tzinfo=UTC)
+    return [
+        Incident(id=ids.next("Q"), number=4107, title="TLS certificate expires in 44 days",
+                 service_id=services["api-gateway"].id, created_at=tls_at, status="triggered", urgency="low",
+                 url="https://example.pagerduty.com/incidents/Q4107", status_changed_at=tls_at,
+                 assignments=[Holder(person_id=platform[1].id, at=tls_at)]),
+        Incident(id=ids.next("Q"), number=4163, title="Disk 91% full on postgres-7.prod.internal",
+                 service_id=services["postgres-primary"].id, created_at=disk_at, status="acknowledged",
+                 urgency="high", severity_rank=2, url="https://example.pagerduty.com/incidents/Q4163",
+                 status_changed_at=disk_ack, assignments=[Holder(person_id=platform[2].id, at=disk_at)],
+                 acknowledgements=[Holder(person_id=platform[2].id, at=disk_ack)]),
+    ]
+
+
+def _maintenance(services: dict[str, SourceService]) -> Maintenance:
+    """The maintenance windows of the window and the next rotation: one past (inside the window), two to
+    come in the next rotation."""
+    def window(number: int, names: list[str], start: datetime, hours: float, description: str) -> MaintenanceWindow:
+        return MaintenanceWindow(id=f"PMW{number:04d}", start=start, end=start + timedelta(hours=hours),
+                                 description=description, service_ids=[services[n].id for n in names],
+                                 url=f"https://example.pagerduty.com/service-directory/maintenance-windows/PMW{number:04d}")
+
+    return Maintenance(since=WINDOW.start, until=following(WINDOW).end, windows=[
+        window(31, ["search-api", "indexer"], datetime(2026, 10, 22, 1, 0, tzinfo=UTC), 2,
+               "Elasticsearch 8.15 rolling upgrade"),
+        window(34, ["postgres-primary", "ledger"], datetime(2026, 11, 4, 22, 0, tzinfo=UTC), 1.5,
+               "PostgreSQL minor upgrade 16.4 → 16.6 (failover to the replica)"),
+        window(35, ["kafka"], datetime(2026, 11, 10, 6, 0, tzinfo=UTC), 1, "Kafka broker rolling restart"),
+    ])
 
 
 def _measurements(rng: np.random.Generator, seed: int, services: list[str],

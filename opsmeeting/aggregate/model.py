@@ -288,6 +288,70 @@ class MajorIncident(Card):
     duration_s: float | None = None  # to its resolution, or to the collection while still open
 
 
+class HandoffPerson(Card):
+    user: str  # the source's person id
+    name: str | None  # None: the source does not list them (a deleted user), or its people could not be read
+
+
+class HandoffIncident(Card):
+    """An incident open at the handoff (METRICS.md, "Handoff"): its state at ``Handoff.as_of``."""
+
+    id: str
+    number: int
+    title: str
+    service: str  # the service key
+    html_url: str | None
+    priority: str | None  # the source's name of its severity, None without one (or when unknown)
+    severity_rank: int | None  # 0 = the account's highest
+    urgency: Literal["high", "low"]
+    created_at: datetime
+    opened_before_window: bool  # carried over from an earlier rotation
+    age_s: float  # as_of − created_at
+    state: Literal["triggered", "acknowledged"] | None  # None: its timeline cannot say
+    acknowledged_since: datetime | None  # the start of the acknowledgement in force at as_of
+    acknowledged_for_s: float | None  # as_of − acknowledged_since
+    acknowledged_by: list[HandoffPerson] = Field(default_factory=list)  # in that acknowledgement, first first
+    owners: list[HandoffPerson] = Field(default_factory=list)
+    owner_basis: Literal["acknowledgement", "assignment"] | None = None  # None: nobody known
+    status_now: Literal["triggered", "acknowledged", "resolved"]  # at the collection
+    resolved_at: datetime | None = None  # when resolved after as_of (before the collection)
+
+
+class HandoffMaintenance(Card):
+    id: str
+    start: datetime
+    end: datetime
+    duration_s: float
+    description: str | None
+    services: list[str]  # the reported services' keys it covers
+    html_url: str | None
+
+
+class NextRotation(Card):
+    start: datetime
+    end: datetime
+
+
+HandoffStatus = Literal["ok", "partial", "unavailable"]
+
+
+class Handoff(Card):
+    """What the next rotation takes over (METRICS.md, "Handoff"). A list that is None is unknown; a
+    status other than ``ok`` says why in its reason: an empty list is complete only with ``ok``."""
+
+    as_of: datetime  # the window end, or the collection when that came first (a provisional report)
+    next_rotation: NextRotation
+    acknowledged_longer_than_s: float
+    status: HandoffStatus  # of the two incident lists
+    reason: str | None = None
+    open_incidents: list[HandoffIncident] | None = None
+    acknowledged_long: list[HandoffIncident] | None = None
+    maintenance_status: HandoffStatus
+    maintenance_reason: str | None = None
+    maintenance_windows: list[HandoffMaintenance] | None = None
+    notes: list[str] = Field(default_factory=list)  # what is unknown about single incidents
+
+
 class ItemError(Card):
     """One service or SLO that could not be aggregated or rendered: shown as missing, never the run's end."""
 
@@ -312,6 +376,7 @@ class Scorecards(Card):
     previous_overall: IncidentMetrics | None = None  # the previous rotation, when the store has it
     history_windows: int = 0  # how many earlier rotations the trends cover
     service_changes: ServiceChanges | None = None  # None: the store has no rotation just before
+    handoff: Handoff | None = None  # None: scorecards made before the handoff existed
     item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
     # what rendering needs and scorecards.json does not carry: the setup, and which source had which role
     setup: Setup | None = Field(default=None, exclude=True)

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 import pandas as pd
 
+from opsmeeting.aggregate.handoff import build_handoff
 from opsmeeting.aggregate.model import (
     INCIDENT_KEYS,
     DayIncidents,
+    Handoff,
     History,
     IncidentMetrics,
     ItemError,
@@ -332,11 +334,20 @@ def build_scorecards(
         overall=OverallScorecard(incidents=overall),
         responders=responders,
         problems=problems,
+        handoff=_guarded_handoff(snapshot, item_errors),
         item_errors=item_errors,
         setup=setup,
         roles=snapshot.roles,
         **extras,
     )
+
+
+def _guarded_handoff(snapshot: Snapshot, errors: list[ItemError]) -> Handoff | None:
+    try:
+        return build_handoff(snapshot)
+    except Exception as exc:  # the report goes on without its handoff, and says so
+        errors.append(ItemError(item="handoff", stage="aggregation", error=f"{type(exc).__name__}: {str(exc)[:300]}"))
+        return None
 
 
 def _with_previous(card: ResponderScorecard, before: dict[str, dict[str, Any]]) -> ResponderScorecard:

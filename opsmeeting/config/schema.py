@@ -291,6 +291,10 @@ class WheelConfig(Strict):
     bias_strength: float = Field(
         default=0.0, ge=0, le=5, description="Tilt towards participants whose services rank highest in priority."
     )
+    slide_position: Literal["first", "after-incidents", "after-observability", "after-planning",
+                            "after-improvement", "last"] = Field(
+        default="first", description="Where presentation mode puts the wheel's slide: first (after the summary), "
+        "after an agenda section, or last.")
 
 
 class Notes(Strict):
@@ -366,6 +370,23 @@ class Targets(Strict):
         return out
 
 
+class HandoffConfig(Strict):
+    """The handoff to the next rotation (METRICS.md, "Handoff")."""
+
+    acknowledged_longer_than: Duration = Field(
+        default=timedelta(hours=24),
+        description="Incidents acknowledged for longer than this at the window end, and not resolved by "
+        "then, are listed apart.",
+    )
+
+    @field_validator("acknowledged_longer_than")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s (for example 24h)")
+        return value
+
+
 class Config(Strict):
     rotation: Rotation
     teams: list[Team] = Field(default_factory=list)
@@ -380,6 +401,7 @@ class Config(Strict):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
     targets: Targets = Field(default_factory=Targets)
+    handoff: HandoffConfig = Field(default_factory=HandoffConfig)
     notes: Notes | None = None
     wheel: WheelConfig = Field(default_factory=WheelConfig)
 

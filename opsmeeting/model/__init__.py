@@ -7,13 +7,17 @@ from opsmeeting.model.incidents import (
     Directory,
     Event,
     EventKind,
+    Holder,
     Incident,
     IncidentData,
+    Maintenance,
+    MaintenanceWindow,
     Person,
     Severity,
     Shift,
     SourceService,
     SourceTeam,
+    following,
 )
 from opsmeeting.model.setup import PriorityWeights, Setup, SetupService, SetupSlo, SetupTeam
 from opsmeeting.model.slos import BinnedCounts, Counts, DailyCounts, SloData, SloMeasurement
@@ -29,8 +33,11 @@ __all__ = [
     "Event",
     "EventKind",
     "Frozen",
+    "Holder",
     "Incident",
     "IncidentData",
+    "Maintenance",
+    "MaintenanceWindow",
     "Person",
     "PriorityWeights",
     "Role",
@@ -48,4 +55,5 @@ __all__ = [
     "SourceState",
     "SourceStatus",
     "SourceTeam",
+    "following",
 ]

@@ -68,6 +68,8 @@ class Setup(Frozen):
     slos: list[SetupSlo] = Field(default_factory=list)
     priority_weights: PriorityWeights = Field(default_factory=PriorityWeights)
     short_incident_seconds: float = 300.0
+    # the handoff lists incidents acknowledged longer than this at the window end without resolution
+    handoff_acknowledged_longer_than_seconds: float = 86400.0
     targets: dict[str, float] = Field(default_factory=dict)  # incident-table key → the most it should be
     pdf_detail: int = 40  # the PDF shows this many services in full; the HTML shows every one
     # False when discovery was configured but the source's teams and services could not be read:

@@ -17,8 +17,10 @@ past offset + limit = 10,000); incidents oldest first, log entries newest first;
 ``until`` without an offset read in the ``time_zone`` parameter, else the account's zone;
 times rendered in ``time_zone`` (incidents default to UTC, log entries to the account zone);
 ``is_overview=true`` leaves out ``notify_log_entry``; at most 6 months per ``/incidents``
-query (default: the month before ``until``/now); rate-limit headers; PagerDuty error bodies.
-Whether ``until`` is inclusive is undocumented, so ``until_inclusive`` chooses.
+query (default: the month before ``until``/now; ``date_range=all``: any age); maintenance windows
+filtered by ``service_ids[]``, ``team_ids[]`` and ``filter`` (their state at the fake's clock),
+rendered in the account's zone (the endpoint takes no ``time_zone``); rate-limit headers; PagerDuty
+error bodies. Whether ``until`` is inclusive is undocumented, so ``until_inclusive`` chooses.
 """
 
 from __future__ import annotations
@@ -252,6 +254,38 @@ def _sort_key(name: str, item: Obj) -> tuple[bool, Any]:
     return item.get(name) is None, item.get(name) or ""
 
 
+def make_maintenance_window(
+    id: str,
+    services: Iterable[Obj],
+    start: datetime,
+    end: datetime,
+    description: str = "",
+    *,
+    sequence_number: int = 1,
+    created_by: Obj | None = None,
+) -> Obj:
+    """A ``maintenance_window`` as ``GET /maintenance_windows`` returns it (times in UTC; the fake renders
+    them in the account's zone). ``services`` are full services (their teams become the window's)."""
+    services = list(services)
+    teams = {t["id"]: dict(t) for svc in services for t in svc.get("teams", [])}
+    window: Obj = {
+        "id": id,
+        "type": "maintenance_window",
+        "summary": description or id,
+        "self": f"{pd.API_URL}/maintenance_windows/{id}",
+        "html_url": f"{pd.WEB_URL}/service-directory/maintenance-windows/{id}",
+        "sequence_number": sequence_number,
+        "start_time": pd.iso(start),
+        "end_time": pd.iso(end),
+        "description": description,
+        "services": [pd.ref_of(svc) for svc in services],
+        "teams": list(teams.values()),
+    }
+    if created_by is not None:
+        window["created_by"] = pd.ref_of(created_by)
+    return window
+
+
 def _add_months(when: datetime, months: int) -> datetime:
     year, month = divmod(when.month - 1 + months, 12)
     day = min(when.day, 28 if month == 1 else 30 if month in (3, 5, 8, 10) else 31)
@@ -299,8 +333,9 @@ class FakePagerDuty:
     Fill the public data attributes with API-shaped dicts (``tests.fakes.pagerduty_data``):
     ``priorities`` are served as stored (PagerDuty lists them most to least severe);
     ``schedules`` maps ids to schedules whose ``final_schedule.rendered_schedule_entries`` hold
-    every shift. ``validate``: ``True`` checks requests and responses, ``"requests"`` only
-    requests (for big benchmarks), ``False`` nothing. ``clock`` gives "now" for default windows.
+    every shift; ``maintenance_windows`` are ``make_maintenance_window`` dicts. ``validate``: ``True``
+    checks requests and responses, ``"requests"`` only requests (for big benchmarks), ``False``
+    nothing. ``clock`` gives "now" for default windows and the maintenance windows' states.
     """
 
     def __init__(
@@ -322,6 +357,7 @@ class FakePagerDuty:
         self.incidents: list[Obj] = []
         self.log_entries: list[Obj] = []
         self.schedules: dict[str, Obj] = {}
+        self.maintenance_windows: list[Obj] = []  # make_maintenance_window(...)
         self.abilities: list[str] = ["teams", "urgencies", "read_only_users", "service_support_hours"]
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[str] = []
@@ -736,6 +772,36 @@ class FakePagerDuty:
                  for s in found]
         return self._page("schedules", brief, query)
 
+    def _get_maintenance_windows(self, query: Query) -> Obj:
+        """By ``service_ids[]`` (any of them), ``team_ids[]`` and ``filter``: their state at the fake's clock
+        (past: ended; future: not started; ongoing; open: ongoing or future; all, also when absent), in
+        creation order (``sequence_number``), times in the account's zone."""
+        now = self.clock().timestamp()
+        services, teams = set(query.getlist("service_ids[]")), set(query.getlist("team_ids[]"))
+        state = query.get("filter", "all")
+        states: dict[str, Callable[[float, float], bool]] = {
+            "past": lambda start, end: end <= now,
+            "future": lambda start, end: start > now,
+            "ongoing": lambda start, end: start <= now < end,
+            "open": lambda start, end: end > now,
+            "all": lambda start, end: True,
+        }
+        if state not in states:
+            raise _invalid(f"filter: {state!r} is not one of {', '.join(states)}")
+        found = [
+            w for w in sorted(self.maintenance_windows, key=lambda w: (w.get("sequence_number", 0), w["id"]))
+            if states[state](pd.epoch(w["start_time"]), pd.epoch(w["end_time"]))
+            and (not services or any(s["id"] in services for s in w.get("services", [])))
+            and (not teams or any(t["id"] in teams for t in w.get("teams", [])))
+        ]
+        zone = self._zone(None, self.account_time_zone)
+
+        def render(window: Obj) -> Obj:
+            return {**window, **{key: datetime.fromtimestamp(pd.epoch(window[key]), zone).isoformat(timespec="seconds")
+                                 for key in ("start_time", "end_time")}}
+
+        return self._page("maintenance_windows", found, query, render)
+
     def _get_schedule(self, query: Query, id: str) -> Obj:
         """The schedule with the shifts overlapping ``since``/``until``: clipped, or whole with overflow."""
         if (schedule := self.schedules.get(id)) is None:
@@ -763,5 +829,6 @@ _ENDPOINTS: dict[str, Endpoint] = {
     "/schedules/{id}": lambda fake, query, path: fake._get_schedule(query, path["id"]),
     "/schedules": lambda fake, query, _: fake._get_schedules(query),
     "/abilities": lambda fake, query, _: {"abilities": list(fake.abilities)},
+    "/maintenance_windows": lambda fake, query, _: fake._get_maintenance_windows(query),
 }
 _ROUTES = [(re.compile(template.replace("{id}", "(?P<id>[^/]+)")), template) for template in _ENDPOINTS]

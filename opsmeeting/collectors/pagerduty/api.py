@@ -242,6 +242,21 @@ class PagerDutyApi:
                 found += self.ranged(path, key, params, start, end)
             return found
 
+    def for_services(self, path: str, key: str, params: Json, service_ids: list[str], *,
+                     endpoint: str | None = None) -> list[Json]:
+        """Every item of a list that has no time range to split (``GET /maintenance_windows``, open
+        incidents of any age) for ``service_ids`` (``service_ids[]``): a query whose list is longer than
+        the offset cap is asked again for each half of its services; one service past it is a failure."""
+        try:
+            return self.pages(path, key, {**params, "service_ids[]": service_ids}, endpoint=endpoint)
+        except _OverCap:
+            if len(service_ids) <= 1:
+                raise PagerDutyFailure(f"{endpoint or 'GET ' + path}: more than {OFFSET_CAP} results for service "
+                                       f"{service_ids[0] if service_ids else '(none)'}") from None
+            half = len(service_ids) // 2
+            return (self.for_services(path, key, params, service_ids[:half], endpoint=endpoint)
+                    + self.for_services(path, key, params, service_ids[half:], endpoint=endpoint))
+
     def _parallel(self, fn: Callable[[Any], Json], args: list[Any]) -> list[Json]:
         if not args:
             return []

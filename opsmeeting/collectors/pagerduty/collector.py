@@ -4,7 +4,11 @@ Log entries come either account-wide (``GET /log_entries``, paginated) or per in
 (``GET /incidents/{id}/log_entries``), whichever a count probe says needs fewer requests; a
 completeness check then fetches an incident's own log entries when its timeline lacks an entry
 PagerDuty's status implies. Incidents and timelines are required; priorities, users, teams,
-services and schedules are optional parts that degrade only the metrics needing them.
+services and schedules are optional parts that degrade only the metrics needing them, and so are the
+two parts of the handoff to the next rotation: the incidents opened before the window and still open
+(``GET /incidents`` with ``date_range=all`` and the open statuses), and the maintenance windows of
+the services overlapping the window and the rotation after it (``GET /maintenance_windows`` with
+``filter=all``). Each of these asks per group of at most 100 services, paginated.
 """
 
 from __future__ import annotations
@@ -20,20 +24,35 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     OPTIONAL_PARTS,
     event_from_api,
     incident_from_api,
+    maintenance_window_from_api,
     person_from_api,
     required_time,
     service_from_api,
     severities_from_api,
     shift_from_api,
     team_from_api,
+    time_or_none,
 )
 from opsmeeting.config import PagerDutySource
-from opsmeeting.model import Directory, Incident, IncidentData, Role, Setup, Shift, SourceService, SourceStatus
+from opsmeeting.model import (
+    Directory,
+    Incident,
+    IncidentData,
+    Maintenance,
+    MaintenanceWindow,
+    Role,
+    Setup,
+    Shift,
+    SourceService,
+    SourceStatus,
+    following,
+)
 from opsmeeting.timefmt import iso_z
 from opsmeeting.window import Window
 
 MARGIN = timedelta(hours=1)  # ask a wider range than the window and filter created_at ourselves
 SERVICE_IDS_PER_QUERY = 100  # keeps URLs short
+OPEN_INCIDENTS = "GET /incidents (open, opened before the window)"  # counted apart from the window's
 
 UNAVAILABLE_EFFECT = {
     "priorities": "major incidents are unknown (they need the account's two highest priorities)",
@@ -41,6 +60,8 @@ UNAVAILABLE_EFFECT = {
     "users": "responders' names and time zones are unknown, so the business, off and sleep-hour split is too",
     "teams": "PagerDuty team names are not shown (a discovered team keeps the key it had, else is named by its id)",
     "schedules": "on-call hours are unknown",
+    "open_incidents": "the handoff lists only the incidents opened in this rotation that are still open",
+    "maintenance_windows": "the handoff cannot list the maintenance windows of the next rotation",
 }
 
 
@@ -120,11 +141,14 @@ class PagerDutyCollector(PagerDutyApi):
         shifts, failed_schedules = self._shifts(window)
         if failed_schedules:
             unavailable["schedules"] = "; ".join(failed_schedules)
+        earlier = optional("open_incidents", lambda: self._earlier_open(window, collected_at, rank_of), None)
+        maintenance = optional("maintenance_windows", lambda: self._maintenance(window), None)
         data = IncidentData(
             source=self.name, collected_at=collected_at, people=people, teams=teams, services=services,
             severities=severities_from_api(priorities), incidents=sorted(incidents, key=lambda i: (i.created_at,
                                                                                                   i.number)),
             shifts=shifts, unavailable={OPTIONAL_PARTS[part]: why for part, why in unavailable.items()},
+            earlier_open=earlier, maintenance=maintenance,
         )
         n_entries = sum(len(i.events) for i in incidents)
         minimum = math.ceil(len(incidents) / PAGE) + math.ceil(n_entries / PAGE)
@@ -156,9 +180,7 @@ class PagerDutyCollector(PagerDutyApi):
             return set()
 
         def own(raw: Json) -> Json:
-            return {"id": raw["id"], "entries": self.pages(
-                f"/incidents/{raw['id']}/log_entries", "log_entries", {"time_zone": "UTC", "is_overview": "false"},
-                endpoint="GET /incidents/{id}/log_entries")}
+            return {"id": raw["id"], "entries": self._own_entries(raw["id"])}
 
         still: set[str] = set()
         for raw, result in zip(gaps, self._parallel(own, gaps), strict=True):
@@ -168,12 +190,54 @@ class PagerDutyCollector(PagerDutyApi):
                 still.add(raw["id"])
         return still
 
+    def _own_entries(self, incident_id: str) -> list[Json]:
+        return self.pages(f"/incidents/{incident_id}/log_entries", "log_entries",
+                          {"time_zone": "UTC", "is_overview": "false"}, endpoint="GET /incidents/{id}/log_entries")
+
+    def _groups(self) -> list[list[str]]:
+        return [self.service_ids[i : i + SERVICE_IDS_PER_QUERY]
+                for i in range(0, len(self.service_ids), SERVICE_IDS_PER_QUERY)]
+
+    def _earlier_open(self, window: Window, collected_at: datetime, rank_of: dict[str, int]) -> list[Incident]:
+        """The services' incidents opened before the window and still open now, whatever their age (for
+        the handoff: they were open at the window end too). One whose status, assignees and acknowledgers
+        all date from before the window end held them at the end, and needs nothing more; each of the
+        others gets its own log entries (one request), so the handoff can replay its state at the end.
+        (One opened before the window and resolved between its end and the collection cannot be listed:
+        PagerDuty lists incidents by creation and current status only.)"""
+        as_of = min(window.end, collected_at)
+        params = {"time_zone": "UTC", "date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
+        found: dict[str, Json] = {}
+        for group in self._groups():
+            for raw in self.for_services("/incidents", "incidents", params, group, endpoint=OPEN_INCIDENTS):
+                created = required_time(raw.get("created_at"), f"incident {raw['id']}")
+                if created < window.start and raw.get("status") in ("triggered", "acknowledged"):
+                    found[raw["id"]] = raw
+        changed = sorted(incident_id for incident_id, raw in found.items() if _changed_after(raw, as_of))
+        timelines = {result["id"]: result["entries"] for result in self._parallel(
+            lambda incident_id: {"id": incident_id, "entries": self._own_entries(incident_id)}, changed)}
+        earlier = [self._incident(raw, timelines.get(raw["id"], []), rank_of) for raw in found.values()]
+        return sorted(earlier, key=lambda i: (i.created_at, i.number))
+
+    def _maintenance(self, window: Window) -> Maintenance:
+        """The services' maintenance windows overlapping the window and the rotation after it. PagerDuty
+        filters them by state relative to now, not by time: the window lies in the past and the next
+        rotation ahead, so ``filter=all`` (``past`` would miss those ongoing or to come, ``open`` the
+        past ones inside the window that SLOs may exclude), then the range is cut here."""
+        since, until = window.start, following(window).end
+        wanted = set(self.service_ids)
+        found: dict[str, MaintenanceWindow] = {}
+        for group in self._groups():
+            for raw in self.for_services("/maintenance_windows", "maintenance_windows", {"filter": "all"}, group):
+                item = maintenance_window_from_api(raw)
+                if item.start < until and item.end > since and wanted & set(item.service_ids):
+                    found[item.id] = item
+        return Maintenance(since=since, until=until, windows=sorted(found.values(), key=lambda m: (m.start, m.id)))
+
     def _incidents(self, window: Window, collected_at: datetime) -> list[Json]:
         since, until = window.start - MARGIN, min(window.end + MARGIN, max(collected_at, window.end))
         found: dict[str, Json] = {}
-        groups = [self.service_ids[i : i + SERVICE_IDS_PER_QUERY]
-                  for i in range(0, len(self.service_ids), SERVICE_IDS_PER_QUERY)]
-        for group in groups:
+        for group in self._groups():
             params = {"time_zone": "UTC", "service_ids[]": group}
             for raw in self.ranged("/incidents", "incidents", params, since, until):
                 created = required_time(raw.get("created_at"), f"incident {raw['id']}")
@@ -270,6 +334,20 @@ def _team_filter(services: list[SourceService], wanted: list[str]) -> list[str] 
     if not wanted or any(not teams_of.get(sid) for sid in wanted):
         return None
     return sorted({t for sid in wanted for t in teams_of[sid]})
+
+
+def _changed_after(raw: Json, as_of: datetime) -> bool:
+    """Whether an open incident's status, assignees or acknowledgers may have changed after ``as_of``
+    (a time it does not give counts as after)."""
+    changed = time_or_none(raw.get("last_status_change_at"))
+    if changed is None or changed > as_of:
+        return True
+    for key in ("assignments", "acknowledgements"):
+        for item in raw.get(key) or []:
+            at = time_or_none(item.get("at")) if isinstance(item, dict) else None
+            if at is None or at > as_of:
+                return True
+    return False
 
 
 def _timeline_gap(raw: Json, entries: list[Json]) -> bool:

@@ -2,10 +2,16 @@
 which kept PagerDuty's words) mapped onto the model of no one vendor (``opsmeeting.model``).
 
 - log entry types: ``trigger_log_entry`` → triggered, ``acknowledge_log_entry`` (the OpenAPI
-  document's ``acknowledgement_log_entry`` too) → acknowledged, ``notify`` → notified, ``escalate``
-  → escalated, ``assign`` → assigned, ``resolve`` → resolved, ``annotate`` → annotated;
+  document's ``acknowledgement_log_entry`` too) → acknowledged, ``unacknowledge`` (the acknowledgement
+  timed out, or was undone) → unacknowledged, ``notify`` → notified, ``escalate`` → escalated,
+  ``assign`` and ``delegate`` (reassigned to another escalation policy) → assigned, ``resolve`` →
+  resolved, ``annotate`` → annotated; an assign or escalate entry's ``assignees`` are the event's;
 - agents: a ``user_reference`` is a human; a ``service_reference`` or ``integration_reference``
   is automation (an auto-resolve, an integration's resolution);
+- an incident's ``assignments`` and ``acknowledgements`` (empty once it is resolved) are its
+  holders when collected, ``last_status_change_at`` when it took its current status;
+- maintenance windows: ``start_time``, ``end_time``, ``description``, ``services`` (references),
+  ``html_url``;
 - notifications: SMS, phone and push interrupt (PagerDuty's "interruption"), email does not;
 - escalations: ``channel.type`` ``timeout`` is an escalation by timeout, any other by hand;
 - priorities: ``GET /priorities`` lists them most to least severe; the rank is that position.
@@ -22,26 +28,31 @@ from opsmeeting.model import (
     Actor,
     Event,
     EventKind,
+    Holder,
     Incident,
     IncidentData,
+    MaintenanceWindow,
     Person,
     Severity,
     Shift,
     SourceService,
     SourceTeam,
 )
+from opsmeeting.model.incidents import OptionalPart
 from opsmeeting.timefmt import parse_iso
 
 EVENT_KINDS: dict[str, EventKind] = {
     "trigger": "triggered", "acknowledge": "acknowledged", "acknowledgement": "acknowledged",
-    "notify": "notified", "escalate": "escalated", "assign": "assigned", "resolve": "resolved",
-    "annotate": "annotated",
+    "unacknowledge": "unacknowledged", "notify": "notified", "escalate": "escalated", "assign": "assigned",
+    "delegate": "assigned", "resolve": "resolved", "annotate": "annotated",
 }
 HUMAN_AGENTS = ("user_reference", "user")
 MACHINE_AGENTS = ("service_reference", "service", "integration_reference", "integration")
 INTERRUPTING = ("sms_notification", "phone_notification", "push_notification")
-OPTIONAL_PARTS = {"priorities": "severities", "users": "people", "teams": "teams", "services": "services",
-                  "schedules": "schedules"}  # PagerDuty's name of an optional part → the model's
+OPTIONAL_PARTS: dict[str, OptionalPart] = {  # PagerDuty's name of an optional part → the model's
+    "priorities": "severities", "users": "people", "teams": "teams", "services": "services",
+    "schedules": "schedules", "open_incidents": "earlier_incidents", "maintenance_windows": "maintenance_windows",
+}
 
 
 def event_kind(log_entry_type: str) -> EventKind:
@@ -59,27 +70,48 @@ def actor(agent_type: str | None, agent_id: str | None) -> Actor | None:
 
 def _event(id: str, kind: EventKind, at: datetime, agent_type: str | None, agent_id: str | None,
            person_id: str | None, notification_type: str | None, channel_type: str | None,
-           note: str | None) -> Event:
+           note: str | None, assignees: list[str] | None = None) -> Event:
     escalation: Literal["timeout", "manual"] | None = None
     if kind == "escalated":
         escalation = "timeout" if channel_type == "timeout" else "manual"
     return Event(id=id, kind=kind, at=at, actor=actor(agent_type, agent_id), person_id=person_id,
                  interrupting=(notification_type in INTERRUPTING) if kind == "notified" else None,
-                 escalation=escalation, note=note)
+                 escalation=escalation, note=note,
+                 assignees=(assignees or []) if kind in ("assigned", "escalated") else [])
 
 
 def event_from_api(raw: Json) -> Event:
     """A log entry as the API sends it."""
     kind = event_kind(str(raw.get("type", "")))
     agent, channel, user = _ref(raw, "agent"), _ref(raw, "channel"), _ref(raw, "user")
-    assignees = raw.get("assignees") if isinstance(raw.get("assignees"), list) else []
-    first_assignee = assignees[0] if assignees and isinstance(assignees[0], dict) else {}
+    assignees = _ids(raw.get("assignees"))
     notification = _ref(channel, "notification")
     note = raw.get("note") or (channel.get("summary") if kind == "annotated" else None)
     return _event(raw["id"], kind, required_time(raw.get("created_at"), f"log entry {raw['id']}"),
                   _text(agent.get("type")), _text(agent.get("id")),
-                  _text(user.get("id")) or _text(first_assignee.get("id")), _text(notification.get("type")),
-                  _text(channel.get("type")), _text(note))
+                  _text(user.get("id")) or (assignees[0] if assignees else None), _text(notification.get("type")),
+                  _text(channel.get("type")), _text(note), assignees)
+
+
+def _ids(refs: Any) -> list[str]:
+    """The string ids of a list of references, in order, once each (anything else is skipped)."""
+    if not isinstance(refs, list):
+        return []
+    return list(dict.fromkeys(r["id"] for r in refs if isinstance(r, dict) and isinstance(r.get("id"), str)))
+
+
+def _holders(items: Any, key: str) -> list[Holder]:
+    """An incident's ``assignments`` (``key`` ``assignee``) or ``acknowledgements`` (``acknowledger``):
+    the users among them, with when; a service that acknowledged (an integration) is no person."""
+    if not isinstance(items, list):
+        return []
+    out: dict[str, Holder] = {}
+    for item in items:
+        who = _ref(item, key) if isinstance(item, dict) else {}
+        person = _text(who.get("id"))
+        if person and str(who.get("type", "user_reference")) in HUMAN_AGENTS and person not in out:
+            out[person] = Holder(person_id=person, at=time_or_none(item.get("at")))
+    return list(out.values())
 
 
 def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -> Incident:
@@ -109,7 +141,23 @@ def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -
         key=_text(raw.get("incident_key")),
         url=_text(raw.get("html_url")),
         events=timeline,
+        assignments=[] if status == "resolved" else _holders(raw.get("assignments"), "assignee"),
+        acknowledgements=[] if status != "acknowledged" else _holders(raw.get("acknowledgements"), "acknowledger"),
+        status_changed_at=time_or_none(raw.get("last_status_change_at")),
     )
+
+
+def maintenance_window_from_api(raw: Json) -> MaintenanceWindow:
+    """A maintenance window as ``GET /maintenance_windows`` sends it (times with any offset)."""
+    start, end = time_or_none(raw.get("start_time")), time_or_none(raw.get("end_time"))
+    if start is None or end is None:
+        raise PagerDutyFailure(f"maintenance window {raw['id']}: malformed answer (start_time "
+                               f"{str(raw.get('start_time'))[:40]!r}, end_time {str(raw.get('end_time'))[:40]!r})")
+    description = _text(raw.get("description")) if "description" in raw else _text(raw.get("summary"))
+    url = _text(raw.get("html_url"))
+    return MaintenanceWindow(id=raw["id"], start=start, end=max(start, end), description=description or None,
+                             service_ids=_ids(raw.get("services")),
+                             url=url if url and url.startswith(("https://", "http://")) else None)
 
 
 def severities_from_api(priorities: list[Json]) -> list[Severity]:
