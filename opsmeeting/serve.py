@@ -1,7 +1,10 @@
-"""`opsmeeting serve`: the report archive for the meeting room, with two write actions.
+"""`opsmeeting serve`: the report archive for the meeting room, with two write actions and one live read.
 
 - ``POST /api/wheel/accept`` records the wheel's pick (the page's Accept button);
-- ``POST /api/items`` adds a parking-lot item from the page.
+- ``POST /api/items`` adds a parking-lot item from the page;
+- ``GET /api/meeting?report=<folder>[&since=<cursor>]`` answers section 4 of that report as the store
+  has it now (open action items and parking-lot entries, items closed since the window's start), for
+  the page's live updates (``templates/live.js``).
 
 It binds to 127.0.0.1 unless told otherwise (``--host`` with ``--allow-public``), serves only
 files under the output folder, and refuses cross-site writes: the Host header must name this
@@ -20,11 +23,24 @@ error gets a 500 JSON answer and one log entry on stderr (never the request body
 has a socket timeout (``timeout``, 10 s): a request that stalls, or a connection left idle, is
 closed (a stalled body gets a 408 first), and at most ``max_in_flight`` connections are handled at
 once (beyond that the server answers 503 at once and closes).
+
+Live updates are polled, not pushed. A served page asks ``GET /api/meeting`` every
+``LIVE_INTERVAL_MS`` (2 s) while it is visible; server-sent events would hold one connection per open
+page for the whole meeting, against ``max_in_flight`` and the socket timeout that closes idle
+connections, and proxies between the room and the server often buffer such streams, while a poll is
+an ordinary short request that any proxy passes. A poll costs little and the work per request is
+bounded: every poll of one report within ``LIVE_FRESH`` (1 s) gets the same answer, computed once
+(one bounded query, at most ``LIVE_MAX_ITEMS`` rows; a write through this server refreshes it at
+once, a write from the CLI reaches it within a second), and a poll that sends the cursor of the state it
+already has (a hash of that state) gets ``{"ok": true, "changed": false, "cursor": ...}``. The read
+follows the Host and Origin rules of the writes (a cross-site page cannot read it); it needs no CSRF
+token, and answers only what section 4 of the page shows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -34,14 +50,17 @@ import secrets
 import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypedDict
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opsmeeting.config import Config
 from opsmeeting.errors import InputError
@@ -50,6 +69,7 @@ from opsmeeting.meeting.items import ItemBook
 from opsmeeting.meeting.known import team_names
 from opsmeeting.meeting.wheel_store import record_pick
 from opsmeeting.store import Store
+from opsmeeting.timefmt import iso_z, parse_iso
 
 MAX_BODY = 16 * 1024
 MAX_PATH = 2048  # characters of the request target
@@ -60,6 +80,12 @@ DEFAULT_MAX_IN_FLIGHT = 256  # connections handled at once; beyond that, 503
 LINGER_BYTES = 1024 * 1024  # unread request body drained after an early answer, so the client sees it
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 ROUTES = ("/api/wheel/accept", "/api/items")
+LIVE_ROUTE = "/api/meeting"
+LIVE_INTERVAL_MS = 2000  # how often a visible served page polls LIVE_ROUTE (live.js reads it from the page)
+LIVE_FRESH = 1.0  # seconds one computed answer serves every poll of its report
+LIVE_MAX_ITEMS = 500  # items (open, and closed since the window's start) in one answer; beyond, "truncated"
+LIVE_REPORTS = 64  # reports whose answers (and scorecards.json facts) are kept at once
+_CURSOR = re.compile(r"[0-9a-f]{20}")
 _HOSTNAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -146,6 +172,112 @@ class RequestProblem(Exception):
         self.message = message
 
 
+class LiveOpenItem(TypedDict):
+    """An open item as a row of section 4's tables shows it."""
+
+    id: int
+    kind: str  # "action" or "parking_lot": which table
+    text: str
+    link: str | None
+    team_name: str
+    owner: str | None
+    due: str | None  # YYYY-MM-DD
+    age_days: int
+    past_due: bool
+    while_listening_to: str | None
+
+
+class LiveClosedItem(TypedDict):
+    """An item closed since the window's start, as the "Closed since the last meeting" list shows it."""
+
+    id: int
+    text: str
+    team_name: str
+    closed: str  # the local date as the page shows it ("23 Oct")
+
+
+class LiveState(TypedDict):
+    open: list[LiveOpenItem]
+    closed: list[LiveClosedItem]
+    truncated: bool  # more than LIVE_MAX_ITEMS items: the lists hold the first ones
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What a live answer needs of a report (from its scorecards.json): the window's start (items
+    closed since then were closed since the last meeting), its time zone, its teams' names."""
+
+    start: datetime
+    zone: ZoneInfo
+    team_names: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LiveAnswer:
+    made: float  # time.monotonic() when the store was read
+    cursor: str
+    full: bytes  # the JSON answer with the state
+    unchanged: bytes  # the JSON answer to a poll that already has this cursor
+
+
+def report_facts(cards: Path) -> ReportFacts:
+    """The facts of the report whose scorecards.json is ``cards``; a 404 when it cannot be read."""
+    try:
+        data = json.loads(cards.read_text(encoding="utf-8"))
+        window = data["window"]
+        start, zone = parse_iso(window["start"]), ZoneInfo(window["timezone"])
+        names = {t["team"]: t.get("display_name") or t["team"] for t in data.get("teams") or []}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+            raise TypeError("team names")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ZoneInfoNotFoundError):
+        raise RequestProblem(HTTPStatus.NOT_FOUND, "this report has no readable scorecards.json") from None
+    return ReportFacts(start=start, zone=zone, team_names=names)
+
+
+def live_state(store: Store, facts: ReportFacts, now: datetime) -> LiveState:
+    """Section 4 as the store has it at ``now``: open items (in id order, as the report lists them) and
+    items closed since the window's start, at most LIVE_MAX_ITEMS of them in one bounded query."""
+    floor = iso_z(facts.start - timedelta(seconds=1))  # closed_at is ISO text: a lexical floor, the exact test below
+    rows = store.db.execute(
+        "SELECT id, kind, team, owner, due, text, link, status, while_listening_to, created_at, closed_at "
+        "FROM items WHERE status = 'open' OR (status = 'done' AND closed_at >= ?) ORDER BY id LIMIT ?",
+        (floor, LIVE_MAX_ITEMS + 1)).fetchall()
+    today = now.date()
+    opened: list[LiveOpenItem] = []
+    closed: list[LiveClosedItem] = []
+    for (item_id, kind, team, owner, due_text, text, link, status, listening, created_at,
+         closed_at) in rows[:LIVE_MAX_ITEMS]:
+        name = facts.team_names.get(team, team)
+        if status == "open":
+            due = date.fromisoformat(due_text) if due_text else None
+            opened.append(LiveOpenItem(
+                id=item_id, kind=kind, text=text, link=link, team_name=name, owner=owner,
+                due=due.isoformat() if due else None, age_days=(now - parse_iso(created_at)).days,
+                past_due=due is not None and due < today, while_listening_to=listening))
+        elif closed_at and (moment := parse_iso(closed_at)) >= facts.start:
+            closed.append(LiveClosedItem(id=item_id, text=text, team_name=name,
+                                         closed=moment.astimezone(facts.zone).strftime("%-d %b")))
+    return LiveState(open=opened, closed=closed, truncated=len(rows) > LIVE_MAX_ITEMS)
+
+
+def live_answer(state: LiveState, made: float) -> LiveAnswer:
+    canonical = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+    cursor = hashlib.sha256(canonical).hexdigest()[:20]
+    return LiveAnswer(
+        made=made, cursor=cursor,
+        full=json.dumps({"ok": True, "changed": True, "cursor": cursor, **state}).encode(),
+        unchanged=json.dumps({"ok": True, "changed": False, "cursor": cursor}).encode(),
+    )
+
+
+def _keep(cache: dict[Path, Any], key: Path, value: Any) -> None:
+    """Put ``value`` in ``cache`` as its newest entry, dropping the oldest beyond LIVE_REPORTS."""
+    cache.pop(key, None)
+    while len(cache) >= LIVE_REPORTS:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
 class MeetingServer(ThreadingHTTPServer):
     server_address: tuple[str, int] | tuple[str, int, int, int]  # an AF_INET(6) socket's name: the host is a str
     daemon_threads = True
@@ -161,6 +293,9 @@ class MeetingServer(ThreadingHTTPServer):
         self.token = secrets.token_urlsafe(32)
         self.now = now
         self.lock = threading.Lock()
+        self.live_lock = threading.Lock()  # one poll at a time computes a report's answer; the others reuse it
+        self.live_answers: dict[Path, LiveAnswer] = {}
+        self.live_facts: dict[Path, tuple[tuple[int, int], ReportFacts]] = {}
         self.request_timeout = timeout
         self.max_in_flight = max_in_flight
         self.slots = threading.BoundedSemaphore(max_in_flight)
@@ -173,6 +308,42 @@ class MeetingServer(ThreadingHTTPServer):
             self.server_close()
             raise
         self.public_hosts = public_hosts
+
+    # --- live updates ----------------------------------------------------------------------------
+
+    def live(self, folder: Path) -> LiveAnswer:
+        """The answer for the report in ``folder``: the one computed less than LIVE_FRESH ago, else a
+        new one from the store."""
+        with self.live_lock:
+            kept = self.live_answers.get(folder)
+            made = time.monotonic()
+            if kept is not None and made - kept.made < LIVE_FRESH:
+                return kept
+            facts = self._facts(folder / "scorecards.json")
+            with self.lock, Store.open(self.config.state.path) as store:
+                state = live_state(store, facts, self.now())
+            answer = live_answer(state, made)
+            _keep(self.live_answers, folder, answer)
+            return answer
+
+    def forget_live(self) -> None:
+        """After a write: the next poll reads the store again."""
+        with self.live_lock:
+            self.live_answers.clear()
+
+    def _facts(self, cards: Path) -> ReportFacts:
+        """A report's facts, read again only when its scorecards.json changed (a new run rewrote it)."""
+        try:
+            info = cards.stat()
+        except OSError:
+            raise RequestProblem(HTTPStatus.NOT_FOUND, "no such report") from None
+        stamp = (info.st_mtime_ns, info.st_size)
+        kept = self.live_facts.get(cards)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        facts = report_facts(cards)
+        _keep(self.live_facts, cards, (stamp, facts))
+        return facts
 
     # --- at most max_in_flight connections at once ---------------------------------------------
 
@@ -343,7 +514,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _get(self) -> None:
         self._check_host()
-        target = self._file(self._route())
+        route = self._route()
+        if route == LIVE_ROUTE:
+            self._live()
+            return
+        target = self._file(route)
         body = target.read_bytes()
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if target.suffix == ".html":
@@ -373,17 +548,68 @@ class Handler(BaseHTTPRequestHandler):
     def _inject(self, body: bytes, target: Path) -> bytes:
         """Tell a served page where to record, with this server's CSRF token and the wheel as the
         store has it now (the page may have been rendered before the last pick). Only a report page
-        (a scorecards.json beside it) has a wheel: other pages, such as the archive index, are served
-        without opening the store."""
+        (a scorecards.json beside it) has a wheel and live updates (``meeting_url``): other pages, such
+        as the archive index, are served without opening the store."""
         cards = target.with_name("scorecards.json")
-        live = None
+        live = meeting_url = None
         if cards.is_file():
             with self.server.lock, Store.open(self.server.config.state.path) as store:
                 live = wheel_store.live_rows(store, self.server.config, self.server.now(), cards)
+            folder = target.parent.relative_to(self.server.root).as_posix()
+            meeting_url = f"{LIVE_ROUTE}?report={quote('' if folder == '.' else folder, safe='/')}"
         info = json.dumps({"record_url": "/api/wheel/accept", "items_url": "/api/items",
-                           "csrf_token": self.server.token, "wheel": live}).replace("</", "<\\/")
+                           "csrf_token": self.server.token, "wheel": live, "meeting_url": meeting_url,
+                           "meeting_poll_ms": LIVE_INTERVAL_MS}).replace("</", "<\\/")
         tag = f'<script type="application/json" id="opsmeeting-serve">{info}</script>{SERVE_MARKER}'
         return body.decode("utf-8").replace(SERVE_MARKER, tag, 1).encode("utf-8")
+
+    def _live(self) -> None:
+        """``GET /api/meeting?report=<folder>[&since=<cursor>]``: section 4 of that report, live."""
+        self._check_origin()
+        query = self._query(("report", "since"))
+        folder = self._report_folder(query.get("report"))
+        since = query.get("since")
+        if since is not None and not _CURSOR.fullmatch(since):
+            raise RequestProblem(HTTPStatus.BAD_REQUEST, "since: expected the cursor of an earlier answer "
+                                                         "(20 hexadecimal digits)")
+        answer = self.server.live(folder)
+        self._send(HTTPStatus.OK, answer.unchanged if since == answer.cursor else answer.full, "application/json")
+
+    def _query(self, allowed: tuple[str, ...]) -> dict[str, str]:
+        """The request target's query: each of ``allowed`` at most once, nothing else."""
+        raw = self.path.split("#", 1)[0].partition("?")[2]
+        problem = RequestProblem(HTTPStatus.BAD_REQUEST, "malformed query: give " + " and ".join(
+            f"{name}=..." for name in allowed) + " (each at most once)")
+        try:
+            pairs = parse_qsl(raw, keep_blank_values=True, strict_parsing=bool(raw), errors="strict",
+                              max_num_fields=len(allowed))
+        except ValueError:  # a field without "=", too many fields, or percent-escapes that are not UTF-8
+            raise problem from None
+        found: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in allowed:
+                raise RequestProblem(HTTPStatus.BAD_REQUEST, f"unknown query parameter {name[:40]!r}")
+            if name in found or _CONTROL.search(value):
+                raise problem
+            found[name] = value
+        return found
+
+    def _report_folder(self, value: str | None) -> Path:
+        """The report folder (one with a scorecards.json) under the archive that ``value`` names, with
+        the rules of ``_file``: nothing outside the archive is looked at."""
+        if value is None:
+            raise RequestProblem(HTTPStatus.BAD_REQUEST, "report: required (the report's folder in the archive)")
+        missing = RequestProblem(HTTPStatus.NOT_FOUND, "no such report")
+        segments = [s for s in value.split("/") if s]
+        if any(s.startswith(".") or "\\" in s for s in segments):
+            raise missing
+        try:
+            folder = self.server.root.joinpath(*segments).resolve()
+            if not folder.is_relative_to(self.server.root) or not (folder / "scorecards.json").is_file():
+                raise missing
+        except (OSError, ValueError):
+            raise missing from None
+        return folder
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -407,6 +633,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock, Store.open(self.server.config.state.path) as store:
                 item = self._item(data, store)
                 result = {"id": ItemBook(store).add(kind="parking_lot", now=self.server.now(), **item)}
+            self.server.forget_live()
         self._send(HTTPStatus.OK, json.dumps({"ok": True, **result}).encode(), "application/json")
 
     def _item(self, data: dict[str, Any], store: Store) -> dict[str, Any]:
