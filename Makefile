@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-report
 
-.PHONY: demo test test-future lint install install-test sample update-golden clean
+.PHONY: demo test test-future lint install install-test sample screenshots update-golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,9 @@ clean:
 	rm -rf $(OUT) .cache .pytest_cache
 
 ## rewrite tests/golden/report.html after an intended change to the templates, then review its diff
+## make screenshots: the README's pictures from the demo (docs/images; needs Chromium: make test installs it)
+screenshots: install-test
+	$(BIN)/python scripts/make_screenshots.py
+
 update-golden: install-test
 	OPSMEETING_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_report.py -k golden

@@ -99,7 +99,8 @@ def test_html_structure(demo):
     headings = [h.strip() for h in parser.h2]
     for heading in SECTIONS:
         assert heading in headings
-    assert parser.section_ids == ["incidents", "observability", "planning", "improvement", "appendix", "wheel"]
+    assert parser.section_ids == ["incidents", "observability", "planning", "improvement", "handoff", "appendix",
+                                  "wheel"]
     assert parser.imgs_without_alt == 0
     assert parser.external == []  # self-contained: no external script, stylesheet or image
     assert parser.tables >= 5 and parser.th > parser.tables

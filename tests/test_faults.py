@@ -244,17 +244,26 @@ def test_a_stale_schedule_id_costs_only_the_on_call_hours(tmp_path, prometheus, 
     assert len(sink.messages) == 1
 
 
-@pytest.fixture
-def broken_prometheus() -> Iterator[str]:
-    """A server that answers every query 200 with an empty JSON object (a misrouted proxy)."""
+BROKEN_ANSWERS = {
+    "empty object": b"{}",  # a misrouted proxy
+    # a vector whose samples are not numbers (a buggy exporter behind a remote-read adapter)
+    "non-numeric sample": b'{"status":"success","data":{"resultType":"vector","result":'
+                          b'[{"metric":{"service":"payments"},"value":[1762074000,"lots"]}]}}',
+}
+
+
+@pytest.fixture(params=sorted(BROKEN_ANSWERS))
+def broken_prometheus(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A server that answers every query 200 with one of BROKEN_ANSWERS."""
+    body = BROKEN_ANSWERS[request.param]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return None

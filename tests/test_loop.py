@@ -30,6 +30,7 @@ def config(tmp_path: Path, sources: dict) -> Path:
         "output": {"directory": "reports"},
         "state": {"path": "state.sqlite"},
         "notes": {"directory": "notes"},
+        "wheel": {"slide_position": "after-planning"},
     }
     path = tmp_path / "opsmeeting.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -82,6 +83,12 @@ def test_items_and_notes_reach_the_next_pre_read(tmp_path, capsys, sources):
     assert "<script>alert(1)" not in section and "&lt;script&gt;alert(1)" in section
     assert 'href="javascript:' not in section and "<img" not in section
     assert "platform, search: any team may be picked" in section
+    # presentation mode: the wheel where the configuration puts it; the team focus carries the team's items
+    assert 'id="wheel" aria-labelledby="h-wheel" data-slide-position="after-planning"' in html
+    focus = html[html.index('class="team-focus" data-team="payments"'):]
+    focus = focus[:focus.index("</section>")]
+    assert "Add a runbook for PSP timeouts" in focus and "<strong>Tuesday</strong>" in focus
+    assert "Do we also retry PSP calls?" in focus  # raised while payments presented
 
 
 def test_markdown_is_sanitised():

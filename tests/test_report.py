@@ -75,9 +75,9 @@ def test_pdf_structure(rendered, tmp_path):
     top = [item for item in reader.outline if not isinstance(item, list)]
     appendix = reader.outline.index(next(t for t in top if t.title == "Appendix: team and service scorecards"))
     children = reader.outline[appendix + 1]  # its bookmarks: the teams, then the services by priority
-    assert [t.title for t in top][:6] == [
+    assert [t.title for t in top][:7] == [
         "What needs our attention", "1. Incident and problem review", "2. Observability review",
-        "3. Planning and prioritisation", "4. Feedback and continuous improvement",
+        "3. Planning and prioritisation", "4. Feedback and continuous improvement", "Handoff to the next rotation",
         "Appendix: team and service scorecards"]
     assert isinstance(children, list) and len(children) == 4 + 12  # one bookmark per team and per service
     assert children[4].title.startswith("checkout")

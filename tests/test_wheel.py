@@ -447,7 +447,7 @@ def island(html: str) -> Any:
 def test_the_section_embeds_the_wheel_as_safe_json():
     state = exclude(accept(wheel("payments", "search", "edge"), "payments", T0), "edge", T0 + timedelta(1), "offsite")
     html = render_section(page_wheel(state))
-    assert '<section class="agenda-item" id="wheel" aria-labelledby="h-wheel">' in html
+    assert '<section class="agenda-item" id="wheel" aria-labelledby="h-wheel" data-slide-position="first">' in html
     assert "<b>" not in html  # escaped in the table, \u003c in the JSON island
     data = island(html)
     assert [p["name"] for p in data["participants"]] == ["payments", "search", "edge"]

@@ -48,6 +48,9 @@ class WheelView:
     record_url: str | None
     csrf_token: str | None
     command: str
+    # where presentation mode puts the wheel's slide: "first" (after the summary), "after-<section id>"
+    # (incidents, observability, planning, improvement, handoff) or "last"
+    slide_position: str = "first"
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ def view(store: Store, config: Config, now: datetime, cards: Scorecards | None, 
         record_url=None,
         csrf_token=None,
         command=f"opsmeeting wheel record {{team}}{where}",
+        slide_position=config.wheel.slide_position,
     )
 
 

@@ -22,6 +22,7 @@ import statistics
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,6 +42,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as Outline
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, SymmetricalLogLocator
 
 from opsmeeting.aggregate.model import Scorecards, SloScorecard
@@ -112,6 +114,13 @@ PRINT_FORMAT: Literal["svg", "png"] = "svg"
 
 Scale = Literal["linear", "log", "symlog"]
 
+# The projector's copy of each chart (presentation mode) is drawn at this fraction of the printed size with
+# the same type sizes, so its text is 1 / PRESENT_SCALE larger against the chart: shown as wide as a slide
+# (about 960 px at 1024 × 768), its smallest text (7 pt) is over 20 px.
+PRESENT_SCALE = 0.6
+PRESENT_HEIGHT = 0.8  # and at this fraction of its printed height: room for the axis labels at that type size
+_SCALE: ContextVar[float] = ContextVar("opsmeeting_chart_scale", default=1.0)
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -127,6 +136,7 @@ class Chart:
     svg: str = ""
     print_svg: str = ""
     height_mm: float = 0.0
+    present_svg: str = ""  # the projector's copy (PRESENT_SCALE), in the page theme's colours
 
     def markup(self, medium: str) -> Markup:
         """The chart's element for ``medium`` ("screen": the projected page; "print": the PDF)."""
@@ -328,7 +338,7 @@ def _long_day(iso: str) -> str:
 
 
 def _day_axis(ax: Axes, dates: Sequence[str], width_mm: float) -> None:
-    ticks, labels = day_labels(dates, slots=int(width_mm // 10))
+    ticks, labels = day_labels(dates, slots=int(width_mm * _SCALE.get() // 10))
     ax.set_xticks(ticks, labels, fontsize=7)
     if len(ticks) < len(dates):
         ax.set_xticks(range(len(dates)), minor=True)
@@ -336,7 +346,9 @@ def _day_axis(ax: Axes, dates: Sequence[str], width_mm: float) -> None:
 
 
 def _new_figure(width_mm: float, height_mm: float) -> Figure:
-    return Figure(figsize=(width_mm / 25.4, height_mm / 25.4), dpi=DPI,
+    scale = _SCALE.get()
+    tall = PRESENT_HEIGHT if scale != 1.0 else 1.0
+    return Figure(figsize=(width_mm * scale / 25.4, height_mm * tall / 25.4), dpi=DPI,
                   layout=ConstrainedLayoutEngine(w_pad=2 / 72, h_pad=2 / 72))
 
 
@@ -471,8 +483,12 @@ def budget_burn_figure(cards: Scorecards, series: int = BUDGET_SERIES) -> Drawin
     shown = over[:series]
     curves = [_cumulative(slo) for _, slo in shown]
     dates = max((slo.daily for _, slo in shown), key=len)
-    ncols = min(len(shown), 3)
-    wrap = {1: 90, 2: 44, 3: 28}[ncols]
+    if _SCALE.get() == 1.0:
+        ncols = min(len(shown), 3)
+        wrap = {1: 90, 2: 44, 3: 28}[ncols]
+    else:  # narrower: at most two columns of legend, each as wide as the figure allows
+        ncols = min(len(shown), 2)
+        wrap = {1: 54, 2: 24}[ncols]
     labels = [wrap_label(clean_label(f"{name} · {slo.name}"), wrap) for name, slo in shown]
     width = WIDTH_MM
     height = 56 + _legend_layout(labels, ncols)
@@ -541,7 +557,14 @@ def _round_geometry(body: str) -> str:
 _REFERENCE = re.compile(r'(\bid="|\bhref="#|url\(#)([^")]+)')
 
 
-def _inline_svg(raw: str, key: str, alt: str, *, width_mm: float, height_mm: float, medium: str) -> str:
+def _smallest_type(fig: Figure) -> float:
+    """The smallest font size (pt) of the text drawn in ``fig``."""
+    sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return float(min(sizes, default=0.0))
+
+
+def _inline_svg(raw: str, key: str, alt: str, *, width_mm: float, height_mm: float, medium: str,
+                smallest_pt: float = 0.0) -> str:
     """matplotlib's SVG document as an element of the page: no prolog or metadata; the ids it refers to
     prefixed with the chart's key (several charts share a page), the others dropped; the global style
     moved onto the root; sized to the column (screen) or to its printed size; role img with ``alt`` as
@@ -562,18 +585,27 @@ def _inline_svg(raw: str, key: str, alt: str, *, width_mm: float, height_mm: flo
         size = f'width="{width_mm:g}mm" height="{height_mm:g}mm" style="display:block;'
     root = (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
             f'viewBox="{viewbox.group(1)}" {size}stroke-linejoin:round;stroke-linecap:butt" '
-            f'class="chart-svg" id="chart-{key}" role="img" aria-label="{escape(alt)}">')
+            f'class="chart-svg" id="chart-{key}" role="img" aria-label="{escape(alt)}" '
+            f'data-min-font-pt="{smallest_pt:g}">')
     body = root + body[body.index(">") + 1:]
     return re.sub(r">\s+<", "><", body.replace("\n", " ")).strip()
 
 
-def encode(drawing: Drawing) -> Chart:
-    """The chart's PNG and SVGs from its figure."""
+def encode(drawing: Drawing, present: Drawing | None = None) -> Chart:
+    """The chart's PNG and SVGs from its figure, and the projector's SVG from ``present`` (the same chart
+    drawn at PRESENT_SCALE) when given."""
     with chart_style():
         raw = _raw_svg(drawing.figure)
+        smallest = _smallest_type(drawing.figure)
         drawing.figure.set_layout_engine("none")  # laid out by that draw: the PNG keeps it (a third faster)
         data_url = _png(drawing.figure)
-    sizes = {"width_mm": drawing.width_mm, "height_mm": drawing.height_mm}
+        present_svg = ""
+        if present is not None:
+            present_svg = _inline_svg(_raw_svg(present.figure), f"present-{present.key}", present.alt,
+                                      medium="screen", width_mm=present.width_mm * PRESENT_SCALE,
+                                      height_mm=present.height_mm * PRESENT_HEIGHT,
+                                      smallest_pt=_smallest_type(present.figure))
+    sizes = {"width_mm": drawing.width_mm, "height_mm": drawing.height_mm, "smallest_pt": smallest}
     return Chart(
         key=drawing.key,
         data_url=data_url,
@@ -583,12 +615,20 @@ def encode(drawing: Drawing) -> Chart:
         svg=_inline_svg(raw, drawing.key, drawing.alt, medium="screen", **sizes),
         print_svg=_inline_svg(raw, drawing.key, drawing.alt, medium="print", **sizes),
         height_mm=drawing.height_mm,
+        present_svg=present_svg,
     )
 
 
 def _chart(draw: Callable[[Scorecards], Drawing | None], cards: Scorecards) -> Chart | None:
     drawing = draw(cards)
-    return encode(drawing) if drawing is not None else None
+    if drawing is None:
+        return None
+    token = _SCALE.set(PRESENT_SCALE)
+    try:
+        present = draw(cards)
+    finally:
+        _SCALE.reset(token)
+    return encode(drawing, present)
 
 
 def incidents_per_day(cards: Scorecards) -> Chart | None:

@@ -19,7 +19,7 @@ from opsmeeting.aggregate.model import (
     SloScorecard,
     TeamScorecard,
 )
-from opsmeeting.meeting.model import MeetingView, WheelView
+from opsmeeting.meeting.model import Item, MeetingView, WheelView
 from opsmeeting.model import Setup
 from opsmeeting.report.attention import Attention, attention
 from opsmeeting.report.charts import Chart, Sparkline, sparkline
@@ -27,6 +27,54 @@ from opsmeeting.report.guard import RenderGuard
 from opsmeeting.report.summary import Warning, changes_since_last, data_quality
 
 Medium = Literal["screen", "print"]
+
+
+@dataclass(frozen=True)
+class TeamFocus:
+    """What presentation mode shows of one team when it presents (the wheel's pick, or on demand):
+    its services, SLOs (missed first), major incidents (by impact), problems, notes and open items."""
+
+    team: TeamScorecard
+    services: list[ServiceScorecard]
+    slos: list[SloScorecard]
+    majors: list[MajorIncident]
+    note_html: str | None
+    actions: list[Item]
+    parking_lot: list[Item]
+
+    SHOWN = 6  # rows of each table, so that the focus takes one or two slides; "N more" says what is left
+
+    @property
+    def slos_shown(self) -> list[SloScorecard]:
+        return self.slos[:self.SHOWN]
+
+    @property
+    def majors_shown(self) -> list[MajorIncident]:
+        return self.majors[:self.SHOWN]
+
+
+def team_focus(cards: Scorecards, meeting: MeetingView) -> list[TeamFocus]:
+    """One TeamFocus per team, in the order of the team table."""
+    services: dict[str, list[ServiceScorecard]] = {}
+    for card in sorted(cards.services, key=lambda c: c.priority.rank if c.priority else 0):
+        services.setdefault(card.team, []).append(card)
+    notes = {n.team: n.html for n in meeting.notes}
+    items = meeting.items.open if meeting.items is not None else []
+    out = []
+    for team in cards.teams:
+        mine = services.get(team.team, [])
+        keys = {c.service for c in mine}
+        slos = sorted((slo for c in mine for slo in c.slos),
+                      key=lambda s: (not (s.status == "ok" and s.met is False), -(s.error_budget_consumed or 0)))
+        out.append(TeamFocus(
+            team=team, services=mine, slos=slos,
+            majors=[m for m in cards.major_incidents if m.service in keys],
+            note_html=notes.get(team.team),
+            actions=[i for i in items if i.kind == "action" and i.team == team.team],
+            parking_lot=[i for i in items if i.kind == "parking_lot"
+                         and team.team in (i.team, i.while_listening_to)],
+        ))
+    return out
 
 
 @dataclass
@@ -61,6 +109,7 @@ class ReportContext:
     attention: Attention = field(default_factory=lambda: Attention([]))
     teams: list[TeamScorecard] = field(default_factory=list)  # most incidents first
     team_sparklines: dict[str, Sparkline | None] = field(default_factory=dict)  # team → incidents per rotation
+    focus: list[TeamFocus] = field(default_factory=list)  # presentation mode's team focus (screen only)
 
     @property
     def majors_more(self) -> list[MajorIncident]:
@@ -220,4 +269,5 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
         teams=sorted(cards.teams, key=lambda t: (-(t.incidents.incidents_total or 0), -t.slos_missed, t.display_name)),
         team_sparklines={t.team: sparkline([None if v is None else float(v) for v in t.trend.incidents_total])
                          for t in cards.teams if t.trend is not None},
+        focus=team_focus(cards, meeting) if medium == "screen" else [],
     )

@@ -1,6 +1,7 @@
-// opsmeeting projected page: keyboard navigation between agenda sections, presentation mode, theme.
+// opsmeeting projected page: keyboard navigation between agenda sections, theme; presentation mode is
+// present.js (window.opsmeetingDeck), which takes the keys while it is on.
 // No network, no dependencies. Keys: ←/→ or j/k or PageUp/PageDown move between sections,
-// 1–5 jump, Home/End first/last, P presentation mode, T light/dark.
+// 1–9 jump, Home/End first/last, P presentation mode, T light/dark, ? every key.
 (function () {
   "use strict";
   var sections = Array.prototype.slice.call(document.querySelectorAll("section.agenda-item"));
@@ -21,18 +22,13 @@
       a.classList.toggle("current", on);
       if (on) { a.setAttribute("aria-current", "true"); } else { a.removeAttribute("aria-current"); }
     });
-    if (scroll !== false) {
-      if (body.classList.contains("presenting")) { window.scrollTo(0, 0); }
-      else { sections[current].scrollIntoView({ block: "start" }); }
-    }
+    if (scroll !== false) { sections[current].scrollIntoView({ block: "start" }); }
     if (scroll !== false && window.history && window.history.replaceState) {
       window.history.replaceState(null, "", "#" + sections[current].id);
     }
   }
   function togglePresent() {
-    var on = body.classList.toggle("presenting");
-    document.getElementById("present").setAttribute("aria-pressed", on ? "true" : "false");
-    show(current);
+    if (window.opsmeetingDeck) { window.opsmeetingDeck.toggle(); }
   }
   function toggleTheme() {
     var dark = root.getAttribute("data-theme") === "dark" ||
@@ -43,13 +39,18 @@
   }
   document.getElementById("present").addEventListener("click", togglePresent);
   document.getElementById("theme").addEventListener("click", toggleTheme);
-  links.forEach(function (a, i) {
+  var keys = document.getElementById("keys");
+  if (keys) { keys.addEventListener("click", function () { if (window.opsmeetingDeck) { window.opsmeetingDeck.keys(); } }); }
+  links.forEach(function (a) {
+    var i = sections.findIndex(function (s) { return "#" + s.id === a.getAttribute("href"); });
+    if (i < 0) { return; }
     a.addEventListener("click", function (ev) { ev.preventDefault(); show(i); });
   });
   document.addEventListener("keydown", function (ev) {
     var tag = (ev.target && ev.target.tagName) || "";
     if (ev.ctrlKey || ev.metaKey || ev.altKey || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
     var k = ev.key;
+    if (body.classList.contains("presenting") && k !== "t" && k !== "T") { return; }
     if (k === "ArrowRight" || k === "j" || k === "PageDown") { show(current + 1); }
     else if (k === "ArrowLeft" || k === "k" || k === "PageUp") { show(current - 1); }
     else if (k === "Home") { show(0); }

@@ -37,6 +37,7 @@
   var acceptButton = document.getElementById("wheel-accept");
   var status = document.getElementById("wheel-status");
   var result = document.getElementById("wheel-result");
+  var winner = document.getElementById("wheel-winner");
   var resultText = document.getElementById("wheel-result-text");
   var commandBox = document.getElementById("wheel-command-box");
   var command = document.getElementById("wheel-command");
@@ -184,6 +185,9 @@
     drawn = slice;
     draw();
     markRow(slice.p.name);
+    if (winner) { winner.textContent = label(slice.p); winner.hidden = false; }
+    // presentation mode puts the team's focus after the wheel (present.js)
+    document.dispatchEvent(new CustomEvent("opsmeeting:wheel-pick", { detail: { team: slice.p.name } }));
     spinButton.disabled = false;
     acceptButton.disabled = false;
     say("The wheel picked " + label(slice.p) + " (" + pct(slice.p.probability) +
@@ -329,7 +333,7 @@
   // the focus, or the one across the middle of the window. report.js does not use S; it ignores it.
   function wheelIsCurrent() {
     if (section.contains(document.activeElement)) { return true; }
-    if (document.body.classList.contains("presenting")) { return section.classList.contains("active"); }
+    if (document.body.classList.contains("presenting")) { return !!document.querySelector(".slide.current.wheel-slide"); }
     var box = section.getBoundingClientRect();
     var h = window.innerHeight || document.documentElement.clientHeight;
     return box.top < h * 0.6 && box.bottom > h * 0.4;
