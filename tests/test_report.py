@@ -165,3 +165,12 @@ def test_a_large_organisation_gets_a_compact_pre_read_and_a_full_page(sample):
 def test_the_page_embeds_its_fonts(rendered):
     faces = re.findall(r'@font-face \{[^}]*src: url\("data:font/woff2;base64,([A-Za-z0-9+/=]+)"\)', rendered.html)
     assert len(faces) == 2 and all(len(face) > 20_000 for face in faces)  # regular and bold, inline
+
+
+def test_the_page_scripts_never_read_the_clock():
+    """Every date a page shows is written by Python (whose clock the tests pin, and `make test-future`
+    moves): no script of the page reads the wall clock, so the browser's clock cannot change a page."""
+    templates = Path(__file__).resolve().parent.parent / "opsmeeting" / "templates"
+    for script in sorted(templates.glob("*.js")):
+        text = script.read_text(encoding="utf-8")
+        assert not re.search(r"\bDate\b|timeOrigin|toLocale(Date|Time)String", text), script.name
