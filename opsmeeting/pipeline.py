@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from opsmeeting import discovery
 from opsmeeting.aggregate.model import History, Scorecards
@@ -32,7 +33,9 @@ from opsmeeting.model import (
     IncidentData,
     Role,
     Setup,
+    SetupService,
     SetupSlo,
+    SloCorrection,
     SloData,
     Snapshot,
     SourceRole,
@@ -73,15 +76,18 @@ def setup_from_config(config: Config, slos: list[SloDefinition], directory: Dire
         slos=[
             SetupSlo(
                 name=slo.name, kind=slo.kind, description=slo.description, objective=slo.objective,
-                objectives=dict(slo.objectives), period_seconds=int(slo.period.total_seconds()),
+                objectives=dict(slo.objectives), period_seconds=int(slo.rolling.total_seconds()),
                 min_events=slo.min_events, formula=queries_for(slo).formula(),
-                threshold_seconds=getattr(slo, "threshold", None),
+                threshold_seconds=getattr(slo, "threshold", None), calendar=slo.calendar,
+                page_burn_rate_1h=slo.page_burn_rate_1h, page_burn_rate_6h=slo.page_burn_rate_6h,
+                exclude_maintenance=slo.exclude_maintenance,
                 expected=[svc.name for svc in resolved.services if svc.team in slo.teams
                           or discovery.matches(slo.services, svc.name, svc.name)]
                 if slo.services or slo.teams else None,
             )
             for slo in slos
         ],
+        slo_corrections=slo_corrections(config, resolved.services),
         priority_weights=config.priority.weights,
         short_incident_seconds=config.priority.short_incident.total_seconds(),
         handoff_acknowledged_longer_than_seconds=config.handoff.acknowledged_longer_than.total_seconds(),
@@ -89,6 +95,25 @@ def setup_from_config(config: Config, slos: list[SloDefinition], directory: Dire
         pdf_detail=config.output.pdf_detail,
     )
     return setup, resolved.keys
+
+
+def slo_corrections(config: Config, services: Sequence[SetupService]) -> list[SloCorrection]:
+    """The configuration's ``slo_corrections`` in UTC (local wall times in the rotation's zone, the first
+    of an ambiguous hour), their service patterns resolved to the keys they match (by key or name)."""
+    zone = ZoneInfo(config.rotation.timezone)
+
+    def utc(moment: datetime) -> datetime:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=zone, fold=0)).astimezone(UTC)
+
+    out = []
+    for item in config.slo_corrections:
+        keys = None
+        if item.services and "*" not in item.services:
+            keys = [s.name for s in services if discovery.matches(item.services, s.name, s.name)
+                    or (s.display_name and discovery.matches(item.services, s.name, s.display_name))]
+        out.append(SloCorrection(start=utc(item.start), end=utc(item.end), reason=item.reason.strip(),
+                                 services=keys, slos=list(item.slos) or None))
+    return out
 
 
 @dataclass

@@ -413,12 +413,18 @@ def slo_metrics(window: Window, service: str, slo: Mapping[str, Any], answers: S
     if answers.quantiles:
         value = None if answers.window is None or answers.quantiles_nan else "finite"
         quantiles = dict.fromkeys(answers.quantiles, value)
+    judged = _judged(good, total, objective)
     return {
         "objective": objective,
         "good": good,
         "total": total,
         "bad": bad,
-        **_judged(good, total, objective),
+        **judged,
+        # METRICS.md, "Exclusions": without maintenance windows or corrections the raw values are the judged ones
+        "raw": {"good": good, "total": total, "bad": bad, "sli": judged["sli"],
+                "error_budget_consumed": judged["error_budget_consumed"]},
+        "excluded": [],
+        "calendar": None,
         "period_budget_consumed": pbc,
         "daily": daily,
         "previous": previous,

@@ -10,9 +10,11 @@ reference: counts exactly, other numbers to a relative 1e-9, nulls strictly. Tha
 the incident table per service, team and overall; the per-responder keys (and the responders
 themselves: a user absent from GET /users is "unknown user (<id>)"); the priority components
 high_urgency_incidents, major_incidents, sleep_interruptions and recurrence; each SLO's objective,
-good, total, bad, sli, met, error budget consumed and remaining, period budget consumed, daily, and
-previous (good, total, sli, error budget consumed, and bad, met, remaining where present; not its
-period budget or days, for which the pool has no exact truth); a NaN or infinity from Prometheus
+good, total, bad, sli, met, error budget consumed and remaining, period budget consumed, daily, raw
+(the same values before exclusions: these accounts have no maintenance windows or corrections),
+excluded (none), calendar (null: rolling periods), and previous (good, total, sli, error budget
+consumed, and bad, met, remaining where present; not its period budget or days, for which the pool
+has no exact truth); a NaN or infinity from Prometheus
 (and a good query without series) must be null and explained (``reason``, or ``notes``, the
 product's place for a single null value); quantiles that ``histogram_quantile`` answers NaN must
 be null. The PagerDuty source must say "ok": the fake answers everything.
@@ -554,6 +556,15 @@ def compare_slo(bad: Mismatches, where: str, expected: Mapping[str, Any], actual
     if expected["needs_reason"] and not any(isinstance(text, str) and text.strip() for text in explained):
         bad.append(f"{where}: reason: expected a reason (Prometheus sent NaN/Inf, or no series for good), "
                    f"got reason {actual.get('reason')!r} and notes {actual.get('notes')!r}")
+    raw = actual.get("raw")
+    if not isinstance(raw, Mapping):
+        bad.append(f"{where}: raw: missing ({raw!r})")
+    else:
+        for key, want in expected["raw"].items():
+            bad.check(f"{where} raw", key, want, raw.get(key, "<missing>"), exact=key in COUNT_SLO_KEYS)
+    for key in ("excluded", "calendar"):
+        if actual.get(key, "<missing>") != expected[key]:
+            bad.append(f"{where}: {key}: expected {expected[key]!r}, got {actual.get(key, '<missing>')!r}"[:400])
     daily = actual.get("daily")
     if not (expected["no_series"] and daily == []):  # a SLO without any series may list no days
         if not isinstance(daily, list) or len(daily) != len(expected["daily"]):

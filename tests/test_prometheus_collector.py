@@ -103,8 +103,15 @@ def test_daily_and_hourly_series_exact(prometheus, collected):
         assert [(d.good, d.total) for d in m.daily] == [(day[service].good, day[service].total) for day in daily]
         assert sum(d.total for d in m.daily) == m.window.total
         truth = ds.truth[service].availability.bad_by_step
-        assert [b.bad for b in m.bins] == list(truth), service
-        assert m.bin_seconds == 3600
+        hourly = m.hourly
+        assert hourly is not None and hourly.step_seconds == 3600 and not m.bins
+        # the hours of both windows (the 28-day period is theirs): the previous window's first, then the window's
+        assert hourly.start == ds.window.previous_start and len(hourly.total) == 2 * 14 * 24
+        window_hours = list(zip(hourly.good[14 * 24:], hourly.total[14 * 24:], strict=True))
+        assert [t - g for g, t in window_hours] == list(truth), service
+        assert sum(t for _, t in window_hours) == m.window.total
+        previous = ds.expected("availability", "previous")[service]
+        assert sum(hourly.total[:14 * 24]) == previous.total and sum(hourly.good[:14 * 24]) == previous.good
 
 
 def test_counter_resets_are_exact(prometheus, collected):

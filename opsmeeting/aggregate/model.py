@@ -81,13 +81,42 @@ class IncidentMetrics(Card):
         return self.incidents_total is not None
 
 
-SloStatus = Literal["ok", "low_traffic", "no_data", "error"]
+SloStatus = Literal["ok", "low_traffic", "no_data", "error", "excluded"]
 
 
 class DailySli(Card):
     date: str
     good: float | None
     total: float | None
+
+
+class RawSlo(Card):
+    """An SLO's window before its exclusions (METRICS.md, "Exclusions"): the counts Prometheus gave."""
+
+    good: float | None
+    total: float | None
+    bad: float | None
+    sli: float | None
+    error_budget_consumed: float | None
+
+
+class SloExclusion(Card):
+    """A maintenance window or a correction that removed hours of a window from an SLO (METRICS.md,
+    "Exclusions"). ``start``/``end`` as declared; ``hours`` whole hours of the window's hourly grid,
+    ``hours_start``/``hours_end`` their span, and the events in them (null: an hour had no number)."""
+
+    kind: Literal["maintenance", "correction"]
+    id: str | None = None  # the maintenance window's id at the source
+    start: datetime
+    end: datetime
+    hours: int
+    hours_start: datetime | None = None
+    hours_end: datetime | None = None
+    good: float | None = None
+    total: float | None = None
+    bad: float | None = None
+    reason: str | None = None
+    url: str | None = None
 
 
 class SloPrevious(Card):
@@ -105,6 +134,8 @@ class SloPrevious(Card):
     status: SloStatus = "no_data"
     reason: str | None = None  # why the window could not be judged, when it could not
     notes: list[str] = Field(default_factory=list)  # why a single value is null
+    raw: RawSlo | None = None  # before exclusions (None: scorecards made before exclusions existed)
+    excluded: list[SloExclusion] = Field(default_factory=list)
 
 
 class BudgetAttribution(Card):
@@ -116,6 +147,54 @@ class BudgetAttribution(Card):
     bad: float
     share_of_bad: float  # of the window's bad events
     share_of_budget: float  # of the window's error budget
+
+
+class BurnEpisode(Card):
+    """A burn episode (METRICS.md, "Burn rates and alerting gaps"): hours ``[start, end)`` burning the
+    budget faster than it lasts, with at least one hour at a page threshold."""
+
+    start: datetime
+    end: datetime
+    hours: int
+    peak_burn_rate_1h: float
+    bad: float  # bad events in it (after exclusions)
+    budget_consumed: float | None  # of the window's error budget
+    pages: list[int] = Field(default_factory=list)  # high-urgency incidents of the service in it (numbers)
+    other_incidents: list[int] = Field(default_factory=list)  # its low-urgency incidents in it
+    alerting_gap: bool | None = None  # no page in it; None: the incidents are unknown
+
+
+class SloBurn(Card):
+    """Hourly burn rates of one SLO over the window (METRICS.md, "Burn rates and alerting gaps")."""
+
+    page_burn_rate_1h: float  # the thresholds used
+    page_burn_rate_6h: float
+    hours: int  # window hours with a 1 h burn rate (events, a number, not excluded)
+    peak_burn_rate_1h: float | None
+    peak_at: datetime | None  # the start of that hour (the first, on a tie)
+    hours_above_1h: int  # hours whose 1 h burn rate exceeds page_burn_rate_1h
+    hours_above_6h: int  # hours whose 6 h burn rate (the 6 h ending with them) exceeds page_burn_rate_6h
+    episodes: list[BurnEpisode] = Field(default_factory=list)
+    alerting_gaps: int | None = None  # episodes with no page; None: the incidents are unknown
+    alerting_gap_budget: float | None = None  # their budget consumed, summed
+
+
+class CalendarBudget(Card):
+    """The calendar month or quarter in progress at the window end (METRICS.md, "Calendar periods")."""
+
+    period: Literal["month", "quarter"]
+    label: str  # "November 2026", "Q4 2026"
+    start: datetime
+    end: datetime
+    elapsed_share: float  # of the period, at the window end
+    good: float | None  # events from its start to the window end, after exclusions
+    total: float | None
+    bad: float | None
+    sli: float | None
+    budget_consumed: float | None  # of the whole period's budget
+    budget_remaining: float | None
+    burn_rate_to_exhaust: float | None  # over the rest of the period; 0 when already exhausted
+    notes: list[str] = Field(default_factory=list)
 
 
 class SloScorecard(Card):
@@ -140,6 +219,10 @@ class SloScorecard(Card):
     attribution: list[BudgetAttribution] = Field(default_factory=list)
     unattributed_share: float | None = None
     notes: list[str] = Field(default_factory=list)  # why a single value is null (NaN from Prometheus, short data)
+    raw: RawSlo | None = None  # before exclusions (None: scorecards made before exclusions existed)
+    excluded: list[SloExclusion] = Field(default_factory=list)  # what was not judged, in time order
+    burn: SloBurn | None = None  # None: not judged (status), or no hourly counts (a note says so)
+    calendar: CalendarBudget | None = None  # a calendar SLO period's budget so far; None: a rolling one
 
 
 class PriorityReason(Card):
@@ -165,6 +248,8 @@ class ServiceTrend(Card):
     previous_rank: int | None = None
     previous_incidents_total: int | None = None
     previous_error_budget_consumed: dict[str, float | None] = Field(default_factory=dict)
+    # per SLO, the budget its alerting gaps cost in the rotation just before (None: not known)
+    previous_alerting_gap_budget: dict[str, float | None] = Field(default_factory=dict)
 
 
 class ServiceScorecard(Card):
@@ -352,6 +437,18 @@ class Handoff(Card):
     notes: list[str] = Field(default_factory=list)  # what is unknown about single incidents
 
 
+class PageWithoutBurn(Card):
+    """A high-urgency incident in whose hours none of its service's SLOs burned budget faster than 1×:
+    a noise candidate (METRICS.md, "Burn rates and alerting gaps")."""
+
+    service: str
+    incident_id: str
+    incident_number: int
+    title: str
+    created_at: datetime
+    slos: list[str]  # the SLOs that had events in its hours
+
+
 class ItemError(Card):
     """One service or SLO that could not be aggregated or rendered: shown as missing, never the run's end."""
 
@@ -377,6 +474,8 @@ class Scorecards(Card):
     history_windows: int = 0  # how many earlier rotations the trends cover
     service_changes: ServiceChanges | None = None  # None: the store has no rotation just before
     handoff: Handoff | None = None  # None: scorecards made before the handoff existed
+    # high-urgency incidents with no SLO burn (noise candidates); None: incidents or hourly SLO data unknown
+    pages_without_burn: list[PageWithoutBurn] | None = None
     item_errors: list[ItemError] = Field(default_factory=list)  # items left out by an unexpected error
     # what rendering needs and scorecards.json does not carry: the setup, and which source had which role
     setup: Setup | None = Field(default=None, exclude=True)

@@ -37,7 +37,7 @@ from opsmeeting.aggregate.model import (
 )
 from opsmeeting.aggregate.priority import rank_services
 from opsmeeting.aggregate.problems import find_problems
-from opsmeeting.aggregate.slo import slo_scorecards
+from opsmeeting.aggregate.slo import judge_slos
 from opsmeeting.model import Setup, Snapshot
 
 if TYPE_CHECKING:
@@ -289,7 +289,8 @@ def build_scorecards(
         overall = IncidentMetrics.unknown()
         extras = {}
     item_errors: list[ItemError] = []
-    slos = slo_scorecards(snapshot, inc, item_errors)
+    judged = judge_slos(snapshot, inc, item_errors)
+    slos = judged.cards
 
     def incidents_of(frame_name: str, key: str) -> IncidentMetrics:
         if not have_pd:
@@ -335,6 +336,7 @@ def build_scorecards(
         responders=responders,
         problems=problems,
         handoff=_guarded_handoff(snapshot, item_errors),
+        pages_without_burn=judged.pages_without_burn,
         item_errors=item_errors,
         setup=setup,
         roles=snapshot.roles,
@@ -558,6 +560,14 @@ def with_trend(card: ServiceScorecard, history: History, snapshot: Snapshot) -> 
                 return value
         return None
 
+    def gap_budget(entry: dict[str, Any] | None, name: str) -> float | None:
+        """The budget the SLO's alerting gaps cost then (None: not judged, or stored before burn rates)."""
+        for slo in (entry or {}).get("slos", []):
+            if slo.get("name") == name:
+                value: float | None = (slo.get("burn") or {}).get("alerting_gap_budget")
+                return value
+        return None
+
     previous = past[-1] if past else None
     return card.model_copy(update={"trend": ServiceTrend(
         windows=[*history.windows, snapshot.window.local_start.strftime("%Y-%m-%d")],
@@ -571,4 +581,5 @@ def with_trend(card: ServiceScorecard, history: History, snapshot: Snapshot) -> 
         previous_rank=((previous or {}).get("priority") or {}).get("rank"),
         previous_incidents_total=(previous or {}).get("incidents", {}).get("incidents_total"),
         previous_error_budget_consumed={name: consumed(previous, name) for name in slo_names},
+        previous_alerting_gap_budget={name: gap_budget(previous, name) for name in slo_names},
     )})

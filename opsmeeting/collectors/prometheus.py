@@ -37,10 +37,21 @@ from urllib3.util.retry import Retry
 from opsmeeting.config import LatencySlo, PrometheusSource, RatioSlo, SloDefinition
 from opsmeeting.durations import format_duration
 from opsmeeting.errors import CollectorError
-from opsmeeting.model import BinnedCounts, Counts, DailyCounts, Role, Setup, SloData, SloMeasurement, SourceStatus
+from opsmeeting.model import (
+    Counts,
+    DailyCounts,
+    HourlyCounts,
+    Role,
+    Setup,
+    SloData,
+    SloMeasurement,
+    SourceStatus,
+    calendar_period,
+)
 from opsmeeting.window import Window
 
 STEP = timedelta(hours=1)
+MAX_HOURS = 10_000  # hourly points per series: under Prometheus' 11,000 points of a range query
 PARTIAL = {"partial_response": "false", "deny_partial_response": "1"}
 
 
@@ -125,6 +136,25 @@ def fill(query: str, window: timedelta) -> str:
 
 def _ts(moment: datetime) -> float:
     return moment.timestamp()
+
+
+def period_starts(slo: SloDefinition, window: Window) -> tuple[datetime, datetime]:
+    """The start of the SLO period that ends at the window end, and of the one that ends at the window
+    start: a rolling period's length back, or the calendar month or quarter in progress then, in the
+    rotation's time zone (METRICS.md, "Calendar periods")."""
+    if slo.calendar is not None:
+        return (calendar_period(slo.calendar, window.end, window.timezone)[0],
+                calendar_period(slo.calendar, window.start, window.timezone)[0])
+    return window.end - slo.rolling, window.start - slo.rolling
+
+
+def hourly_start(window: Window, period_start: datetime) -> datetime:
+    """Where the hourly counts start: on the window's hourly grid, at the previous window's start or the
+    SLO period's, whichever is earlier, at most ``MAX_HOURS`` before the window end."""
+    earliest = min(window.previous().start, period_start)
+    hours = math.ceil((window.start - earliest) / STEP)
+    hours = max(0, min(hours, MAX_HOURS - math.ceil(window.duration / STEP)))
+    return window.start - hours * STEP
 
 
 class PrometheusCollector:
@@ -254,27 +284,32 @@ class PrometheusCollector:
         version = self.version()
         labels = {svc.label: svc.name for svc in self.services}
         w = window.duration
-        previous = window.previous()
-        hourly = (previous.start + STEP, window.end)  # both windows' hours in one range query
         jobs: list[Job] = []
         for slo in self.slos:
             q = queries_for(slo)
             first = q.good or q.bad
             assert first is not None
             kind = "good" if q.good else "bad"
+            period_start, previous_period_start = period_starts(slo, window)
+            # both windows' hours, and the SLO period's, in one range query
+            hourly = (hourly_start(window, period_start) + STEP, window.end)
             # did the series exist in the first hour of each window's SLO period? (both in one query)
-            reach = (window.start - slo.period + STEP, window.end - slo.period + STEP)
+            reach = (previous_period_start + STEP, period_start + STEP)
+            reach_step = max(period_start - previous_period_start, STEP)
             jobs += [
                 Job(slo.name, kind, fill(first, w), window.end),
                 Job(slo.name, "total", fill(q.total, w), window.end),
                 Job(slo.name, f"previous_{kind}", fill(first, w), window.start),
                 Job(slo.name, "previous_total", fill(q.total, w), window.start),
-                Job(slo.name, "period_total", fill(q.total, slo.period), window.end),
-                Job(slo.name, "previous_period_total", fill(q.total, slo.period), window.start),
-                Job(slo.name, "period_reach", fill(q.total, STEP), window.end, reach, step=w),
+                Job(slo.name, "period_total", fill(q.total, window.end - period_start), window.end),
+                Job(slo.name, "previous_period_total", fill(q.total, window.start - previous_period_start),
+                    window.start),
+                Job(slo.name, "period_reach", fill(q.total, STEP), window.end, reach, step=reach_step),
                 Job(slo.name, f"hourly_{kind}", fill(first, STEP), window.end, hourly),
                 Job(slo.name, "hourly_total", fill(q.total, STEP), window.end, hourly),
             ]
+            if slo.calendar is not None:  # the calendar period's events so far: its budget consumed
+                jobs.append(Job(slo.name, f"period_{kind}", fill(first, window.end - period_start), window.end))
             jobs += [Job(slo.name, f"quantile:{name}", fill(query, w), window.end)
                      for name, query in q.quantiles.items()]
         results: dict[tuple[str, str], Any] = {}
@@ -350,7 +385,11 @@ class PrometheusCollector:
         window_first, total = by_service(first), by_service("total")
         prev_first, prev_total = by_service(f"previous_{first}"), by_service("previous_total")
         period_total, previous_period_total = by_service("period_total"), by_service("previous_period_total")
-        reach = self._reach(results.get((slo.name, "period_reach")), group, labels, window, slo.period)
+        period_start, previous_period_start = period_starts(slo, window)
+        reach = self._reach(results.get((slo.name, "period_reach")), group, labels,
+                            (previous_period_start + STEP, period_start + STEP))
+        period_first = by_service(f"period_{first}") if slo.calendar is not None else {}
+        grid = hourly_start(window, period_start)
         hourly_first, hourly_total = series(f"hourly_{first}"), series("hourly_total")
         quantile_kinds = [k for (name, k) in results if name == slo.name and k.startswith("quantile:")]
         quantiles = {k.split(":", 1)[1]: by_service(k) for k in quantile_kinds}
@@ -382,15 +421,22 @@ class PrometheusCollector:
             previous = Counts(good=_good(prev_first.get(name), prev_total.get(name), uses_bad, name in prev_first,
                                          absent_good), total=prev_total.get(name))
             hf, ht = hourly_first.get(name, {}), hourly_total.get(name, {})
-            bins, daily = current_hours.split(hf, ht, uses_bad, absent_good is not None)
-            _, previous_daily = previous_hours.split(hf, ht, uses_bad, absent_good is not None)
+            daily = current_hours.split(hf, ht, uses_bad, absent_good is not None)
+            previous_daily = previous_hours.split(hf, ht, uses_bad, absent_good is not None)
+            hourly = _hourly(grid, window.end, hf, ht, uses_bad, absent_good is not None) if name in hourly_total \
+                else None
+            period_good = None
+            if slo.calendar is not None:
+                no_events(period_first, period_total, name, f"period_{first}")
+                period_good = _good(period_first.get(name), period_total.get(name), uses_bad, name in period_first,
+                                    absent_good)
             out.append(SloMeasurement(
                 service=name, slo=slo.name, window=Counts(good=good, total=total.get(name)),
                 previous=previous, period_total=period_total.get(name),
                 previous_period_total=previous_period_total.get(name),
                 previous_period_covered=reach.get(name, (None, None))[0],
                 period_covered=reach.get(name, (None, None))[1],
-                daily=daily, previous_daily=previous_daily, bins=bins,
+                daily=daily, previous_daily=previous_daily, hourly=hourly, period_good=period_good,
                 bin_seconds=int(STEP.total_seconds()),
                 quantiles={q: values.get(name) for q, values in quantiles.items()},
                 notes={scope: list(texts) for scope, texts in sorted(notes.get(name, {}).items())},
@@ -398,13 +444,13 @@ class PrometheusCollector:
         return out
 
     @staticmethod
-    def _reach(result: list[dict[str, Any]] | None, group: str, labels: dict[str, str], window: Window,
-               period: timedelta) -> dict[str, tuple[bool | None, bool | None]]:
+    def _reach(result: list[dict[str, Any]] | None, group: str, labels: dict[str, str],
+               first_hours: tuple[datetime, datetime]) -> dict[str, tuple[bool | None, bool | None]]:
         """Per service, whether its data reach back to the start of the previous and of this window's
-        SLO period (a sample in that period's first hour). None when the answer is missing."""
+        SLO period (a sample at the end of that period's first hour). None when the answer is missing."""
         if result is None:
             return {}
-        edges = (_ts(window.start - period + STEP), _ts(window.end - period + STEP))
+        edges = (_ts(first_hours[0]), _ts(first_hours[1]))
         seen: dict[str, set[float]] = defaultdict(set)
         for item in result:
             label = item["metric"].get(group)
@@ -426,16 +472,15 @@ class _Hours:
         self.steps = [(begin, _ts(begin + STEP), bisect.bisect_right(starts, begin) - 1) for begin in steps]
 
     def split(self, first: dict[float, float | None], total: dict[float, float | None], uses_bad: bool,
-              good_required: bool) -> tuple[list[BinnedCounts], list[DailyCounts]]:
-        """Bins and days from hourly values. An hour with no total sample had no events. A value that is
-        not a number (None), or a good sample missing where one is required, makes that count of its
-        day unknown (null): good and total separately, as each is its own query's answer (good = total
-        − bad with a bad query). Bins, for attribution, keep only the hours with both counts."""
+              good_required: bool) -> list[DailyCounts]:
+        """Days from hourly values. An hour with no total sample had no events. A value that is not a
+        number (None), or a good sample missing where one is required, makes that count of its day
+        unknown (null): good and total separately, as each is its own query's answer (good = total − bad
+        with a bad query)."""
         n = len(self.days)
         good, tot = [0.0] * n, [0.0] * n
         seen, good_unknown, total_unknown = [False] * n, [False] * n, [False] * n
-        bins = []
-        for begin, key, day in self.steps:
+        for _begin, key, day in self.steps:
             if key not in total:
                 continue
             seen[day] = True
@@ -452,14 +497,33 @@ class _Hours:
                 good_unknown[day] = True
             else:
                 good[day] += g
-            if t is not None and g is not None:
-                bins.append(BinnedCounts(start=begin, bad=max(t - g, 0.0), total=t))
-        daily = [
+        return [
             DailyCounts(date=label, start=d0, good=good[i] if seen[i] and not good_unknown[i] else None,
                         total=tot[i] if seen[i] and not total_unknown[i] else None)
             for i, ((d0, _), label) in enumerate(zip(self.days, self.labels, strict=True))
         ]
-        return bins, daily
+
+
+def _hourly(start: datetime, end: datetime, first: dict[float, float | None], total: dict[float, float | None],
+            uses_bad: bool, good_required: bool) -> HourlyCounts:
+    """Every hour from ``start`` to ``end`` (a series' hourly increases, keyed by each hour's end): an hour
+    with no total sample had no events (0); one whose value is not a number is None, and so is its good
+    count, as is a good count that is required and missing."""
+    goods: list[float | None] = []
+    totals: list[float | None] = []
+    step = STEP.total_seconds()
+    for i in range(int((end - start) / STEP)):
+        key = _ts(start) + (i + 1) * step
+        t = total.get(key, 0.0)
+        if key not in total or t == 0:
+            goods.append(0.0)
+            totals.append(0.0)
+            continue
+        f = first.get(key, None if good_required and not uses_bad else 0.0)
+        g = (None if t is None or f is None else t - f) if uses_bad else f
+        goods.append(None if g is None else max(g, 0.0) if t is None else min(max(g, 0.0), t))
+        totals.append(t)
+    return HourlyCounts(start=start, step_seconds=int(step), good=goods, total=totals)
 
 
 def slo_data_from_v1(data: dict[str, Any]) -> SloData:

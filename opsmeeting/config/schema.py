@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -76,6 +77,25 @@ Duration = Annotated[
     timedelta, BeforeValidator(_duration), PlainSerializer(format_duration, return_type=str)
 ]
 Objective = Annotated[float, BeforeValidator(_objective)]
+
+
+def _period(value: Any) -> timedelta | str:
+    """An SLO period: a rolling duration (``28d``), or the calendar ``month`` or ``quarter``."""
+    if isinstance(value, str) and value.strip().lower() in ("month", "quarter"):
+        return value.strip().lower()
+    try:
+        period = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or `month` or `quarter` for a calendar period") from None
+    if period < timedelta(hours=1):
+        raise ValueError("an SLO period must be at least 1h")
+    return period
+
+
+SloPeriod = Annotated[
+    timedelta | Literal["month", "quarter"], BeforeValidator(_period),
+    PlainSerializer(lambda p: p if isinstance(p, str) else format_duration(p), return_type=str),
+]
 EnvName = Annotated[str, BeforeValidator(_env_name)]
 TimeZoneName = Annotated[str, BeforeValidator(_timezone)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$",
@@ -152,15 +172,30 @@ class SloBase(Strict):
     objectives: dict[str, Objective] = Field(
         default_factory=dict, description="Per-service objective overrides, by service name."
     )
-    period: Duration = Field(default=timedelta(days=28))
+    period: SloPeriod = Field(default=timedelta(days=28), description="A rolling duration (28d), or the "
+                              "calendar `month` or `quarter` in the rotation's time zone.")
     min_events: int = Field(default=100, ge=0)
     group_by: str = Field(default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     services: list[str] = Field(
         default_factory=list, description="The services expected to have data, by name or shell pattern (*-api).")
     teams: list[str] = Field(default_factory=list, description="The teams whose services are expected to have data.")
+    page_burn_rate_1h: float = Field(default=14.4, gt=1, description="Burn over 1 h that pages (SRE workbook).")
+    page_burn_rate_6h: float = Field(default=6.0, gt=1, description="Burn over 6 h that pages (SRE workbook).")
+    exclude_maintenance: bool = Field(default=True, description="Leave PagerDuty maintenance windows unjudged.")
 
     def objective_for(self, service: str) -> float:
         return self.objectives.get(service, self.objective)
+
+    @property
+    def calendar(self) -> Literal["month", "quarter"] | None:
+        return self.period if isinstance(self.period, str) else None
+
+    @property
+    def rolling(self) -> timedelta:
+        """The rolling period's length (a calendar period's nominal length: 31 or 92 days)."""
+        if isinstance(self.period, timedelta):
+            return self.period
+        return timedelta(days=31 if self.period == "month" else 92)
 
 
 class RatioSlo(SloBase):
@@ -318,6 +353,40 @@ class Email(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
 
 
+class ChatChannel(Strict):
+    """A chat channel the summary is posted to (README, "Chat"; docs/DELIVERY.md). Its webhook URL is a
+    secret: only the name of the environment variable that holds it is written here."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                      description="Lower-case letters, digits, - and _; its delivery is `chat:<name>` in the ledger.")
+    kind: Literal["slack", "teams", "webhook"] = Field(
+        description="slack: a Slack (or Mattermost) incoming webhook; teams: a Microsoft Teams workflow webhook "
+        "(an Adaptive Card); webhook: any endpoint, which receives the summary as a versioned JSON document.")
+    url_env: EnvName = Field(description="The environment variable holding the webhook's https:// URL.")
+    timeout: Duration = Field(default=timedelta(seconds=10))
+    ca_bundle: Path | None = Field(default=None, description="CA certificates to verify the endpoint with.")
+
+    @field_validator("timeout")
+    @classmethod
+    def _bounded(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(minutes=2):
+            raise ValueError("a chat timeout must lie between 1s and 2m")
+        return value
+
+
+def _distinct_channels(channels: list[ChatChannel]) -> list[ChatChannel]:
+    seen: dict[str, int] = {}
+    for index, channel in enumerate(channels):
+        if channel.name in seen:
+            raise ValueError(f"duplicate channel name {channel.name!r} (chat[{seen[channel.name]}] and "
+                             f"chat[{index}]): each channel is one delivery in the run ledger")
+        seen[channel.name] = index
+    return channels
+
+
+ChatChannels = Annotated[list[ChatChannel], AfterValidator(_distinct_channels)]
+
+
 class Discovery(Strict):
     """Teams and services found in PagerDuty, beside (and beneath) the explicit entries."""
 
@@ -387,6 +456,28 @@ class HandoffConfig(Strict):
         return value
 
 
+class SloCorrectionConfig(Strict):
+    """A time range whose events the SLOs it names do not judge (METRICS.md, "Exclusions")."""
+
+    start: datetime = Field(description="With an offset, or local wall time in the rotation's time zone.")
+    end: datetime
+    services: list[str] = Field(default_factory=list, description="Service names or shell patterns (`*` for all).")
+    slos: list[str] = Field(default_factory=list, description="SLO names; none: every SLO of those services.")
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _sensible(self) -> SloCorrectionConfig:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("give `start` and `end` both with an offset, or both as local wall time")
+        if self.end <= self.start:
+            raise ValueError("`end` must be after `start`")
+        if not self.services and not self.slos:
+            raise ValueError("name the `services` (`*` for all) or the `slos` it corrects")
+        if not self.reason.strip():
+            raise ValueError("`reason` must say why")
+        return self
+
+
 class Config(Strict):
     rotation: Rotation
     teams: list[Team] = Field(default_factory=list)
@@ -394,10 +485,12 @@ class Config(Strict):
     discovery: Discovery | None = None
     slos: list[Slo] = Field(default_factory=list)
     slo_imports: list[SloImport] = Field(default_factory=list)
+    slo_corrections: list[SloCorrectionConfig] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     output: Output = Field(default_factory=Output)
     state: State = Field(default_factory=State)
     email: Email | None = None
+    chat: ChatChannels = Field(default_factory=list)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     priority: PriorityConfig = Field(default_factory=PriorityConfig)
     targets: Targets = Field(default_factory=Targets)
@@ -490,6 +583,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         "state": config.state.model_copy(update={"path": fix(config.state.path)}),
         "notes": config.notes.model_copy(update={"directory": fix(config.notes.directory)}) if config.notes else None,
         "slo_imports": [imp.model_copy(update={"path": fix(imp.path)}) for imp in config.slo_imports],
+        "chat": [c.model_copy(update={"ca_bundle": fix(c.ca_bundle)}) for c in config.chat],
     }
     sources = config.sources
     if sources.pagerduty and sources.pagerduty.ca_bundle:

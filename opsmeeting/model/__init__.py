@@ -20,13 +20,25 @@ from opsmeeting.model.incidents import (
     following,
 )
 from opsmeeting.model.setup import PriorityWeights, Setup, SetupService, SetupSlo, SetupTeam
-from opsmeeting.model.slos import BinnedCounts, Counts, DailyCounts, SloData, SloMeasurement
+from opsmeeting.model.slos import (
+    BinnedCounts,
+    CalendarPeriod,
+    Counts,
+    DailyCounts,
+    HourlyCounts,
+    SloCorrection,
+    SloData,
+    SloMeasurement,
+    calendar_label,
+    calendar_period,
+)
 from opsmeeting.model.snapshot import SCHEMA_VERSION, Role, Snapshot, SourceRole, SourceState, SourceStatus
 
 __all__ = [
     "SCHEMA_VERSION",
     "Actor",
     "BinnedCounts",
+    "CalendarPeriod",
     "Counts",
     "DailyCounts",
     "Directory",
@@ -34,6 +46,7 @@ __all__ = [
     "EventKind",
     "Frozen",
     "Holder",
+    "HourlyCounts",
     "Incident",
     "IncidentData",
     "Maintenance",
@@ -47,6 +60,7 @@ __all__ = [
     "SetupTeam",
     "Severity",
     "Shift",
+    "SloCorrection",
     "SloData",
     "SloMeasurement",
     "Snapshot",
@@ -55,5 +69,7 @@ __all__ = [
     "SourceState",
     "SourceStatus",
     "SourceTeam",
+    "calendar_label",
+    "calendar_period",
     "following",
 ]

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from opsmeeting.model.base import Frozen
+from opsmeeting.model.slos import CalendarPeriod, SloCorrection
 
 
 class PriorityWeights(Frozen):
@@ -54,6 +55,11 @@ class SetupSlo(Frozen):
     min_events: int
     formula: str = ""  # the good/total queries, shown in the report for reconciliation
     threshold_seconds: float | None = None  # a latency SLO's bucket bound (le)
+    # a calendar SLO period in the rotation's time zone; None: a rolling period of ``period_seconds``
+    calendar: CalendarPeriod | None = None
+    page_burn_rate_1h: float = 14.4  # the SRE workbook's page thresholds (METRICS.md, "Burn rates")
+    page_burn_rate_6h: float = 6.0
+    exclude_maintenance: bool = True  # the incident source's maintenance windows are not judged
 
     def objective_for(self, service: str) -> float:
         return self.objectives.get(service, self.objective)
@@ -66,6 +72,7 @@ class Setup(Frozen):
     teams: list[SetupTeam]
     services: list[SetupService]
     slos: list[SetupSlo] = Field(default_factory=list)
+    slo_corrections: list[SloCorrection] = Field(default_factory=list)  # time ranges the SLOs do not judge
     priority_weights: PriorityWeights = Field(default_factory=PriorityWeights)
     short_incident_seconds: float = 300.0
     # the handoff lists incidents acknowledged longer than this at the window end without resolution

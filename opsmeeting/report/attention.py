@@ -4,8 +4,10 @@ page. Each line comes with its change since the previous rotation when the store
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from opsmeeting.aggregate.model import Problem, ResponderScorecard, Scorecards, ServiceScorecard, SloScorecard
+from opsmeeting.aggregate.model import BurnEpisode, Problem, ResponderScorecard, Scorecards, ServiceScorecard
 from opsmeeting.meeting.model import Item, MeetingView
 from opsmeeting.report.formats import fmt_num, fmt_pct, fmt_signed
 
@@ -81,15 +83,64 @@ def top_services(ranked: list[ServiceScorecard]) -> Heading:
     return Heading("Top priorities", lines, empty="no incident load and no budget burn")
 
 
-def alerting_gaps(silent: list[SloScorecard], names: dict[str, str]) -> Heading:
-    lines = [Line(subject=f"{names.get(s.service, s.service)} · {s.name}",
-                  fact=f"{fmt_pct(s.unattributed_share, 0)} of the bad events with no incident open; budget "
-                       f"{fmt_pct(s.error_budget_consumed, 0)}",
-                  change=_pct_change(s.error_budget_consumed, s.previous.error_budget_consumed if s.previous else None),
-                  anchor="observability")
-             for s in silent]
-    return Heading("Budget burnt with no incident open (alerting gaps)", lines[:SHOWN], max(len(lines) - SHOWN, 0),
-                   empty="every large burn had an incident open")
+def _span(start: datetime, end: datetime, zone: str) -> str:
+    tz = ZoneInfo(zone)
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    return f"{a:%a %-d %b %H:%M}–{b:%H:%M}" if a.date() == b.date() else f"{a:%a %-d %b %H:%M} – {b:%a %-d %b %H:%M}"
+
+
+def _gap_change(card: ServiceScorecard, slo: str) -> str | None:
+    """The budget the SLO's alerting gaps cost in the rotation just before, when the store has it."""
+    if card.trend is None or slo not in card.trend.previous_alerting_gap_budget:
+        return None
+    before = card.trend.previous_alerting_gap_budget[slo]
+    if before is None:
+        return None
+    return "no gap last rotation" if before == 0 else f"gaps cost {fmt_pct(before, 0)} last rotation"
+
+
+def alerting_gaps(cards: Scorecards) -> Heading:
+    """Burn episodes with no page (METRICS.md, "Burn rates and alerting gaps"), the costliest first."""
+    title = "Alerting gaps and noise"
+    if not cards.overall.incidents.known:
+        source, _ = cards.role_status("incidents")
+        return Heading(title, unknown=f"{source.label if source else 'the incident source'} gave no incidents")
+    rated = [(c, s) for c in cards.services for s in c.slos if s.burn is not None]
+    if not rated:
+        judged = any(s.status == "ok" for c in cards.services for s in c.slos)
+        return Heading(title, empty="no SLO was judged", unknown="no SLO has hourly counts to find burn episodes in"
+                       if judged else None)
+    gaps: list[tuple[ServiceScorecard, str, BurnEpisode]] = sorted(
+        ((c, s.name, e) for c, s in rated if s.burn for e in s.burn.episodes if e.alerting_gap),
+        key=lambda x: (-(x[2].budget_consumed or 0.0), x[2].start, x[0].service, x[1]))
+    zone = cards.window.timezone
+    lines = []
+    for card, slo, e in gaps:
+        low = f"; only low-urgency #{', #'.join(map(str, e.other_incidents))}" if e.other_incidents else ""
+        lines.append(Line(subject=f"{card.display_name} · {slo}",
+                          fact=f"{_span(e.start, e.end, zone)}, peak {fmt_num(round(e.peak_burn_rate_1h, 1))}× burn, "
+                               f"{fmt_pct(e.budget_consumed, 0)} of the budget, no page{low}",
+                          change=_gap_change(card, slo), anchor="burn"))
+    shown = lines[:SHOWN]
+    noise = cards.pages_without_burn
+    if noise:
+        if not lines:
+            episodes = sum(len(s.burn.episodes) for _, s in rated if s.burn)
+            fact = ("no SLO burned at a page threshold" if not episodes else "the burn episode had a page"
+                    if episodes == 1 else f"all {episodes} burn episodes had a page")
+            shown.append(Line(subject="No alerting gap", fact=fact, anchor="burn"))
+        per: dict[str, int] = {}
+        for p in noise:
+            per[p.service] = per.get(p.service, 0) + 1
+        names = {c.service: c.display_name for c in cards.services}
+        pages = {c.service: c.incidents.incidents_high_urgency for c in cards.services}
+        top = sorted(per.items(), key=lambda kv: (-kv[1], kv[0]))
+        which = ", ".join(f"{names.get(k, k)} {n} of {pages.get(k) or n}" for k, n in top[:3]) + (
+            f" and {len(top) - 3} more services" if len(top) > 3 else "")
+        shown.append(Line(subject=f"{len(noise)} page(s) with no SLO burn",
+                          fact=f"noise candidates: {which}", anchor="noise"))
+    return Heading(title, shown, max(len(lines) - SHOWN, 0),
+                   empty="every burn episode had a page, and every page came with SLO burn")
 
 
 def follow_ups(cards: Scorecards, meeting: MeetingView, team_name: dict[str, str]) -> Heading:
@@ -145,12 +196,11 @@ def sleepers(responders: list[ResponderScorecard]) -> Heading:
                    empty="no one was woken up")
 
 
-def attention(cards: Scorecards, meeting: MeetingView, ranked: list[ServiceScorecard],
-              silent: list[SloScorecard]) -> Attention:
+def attention(cards: Scorecards, meeting: MeetingView, ranked: list[ServiceScorecard]) -> Attention:
     names = {c.service: c.display_name for c in cards.services}
     teams = {t.team: t.display_name for t in cards.teams}
     have_incidents = cards.overall.incidents.known
-    headings = [missed_slos(cards), top_services(ranked), alerting_gaps(silent, names)]
+    headings = [missed_slos(cards), top_services(ranked), alerting_gaps(cards)]
     if have_incidents:
         headings += [follow_ups(cards, meeting, teams), noisiest(cards.problems, names), sleepers(cards.responders)]
     else:

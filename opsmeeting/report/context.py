@@ -11,11 +11,14 @@ from zoneinfo import ZoneInfo
 
 from opsmeeting.aggregate.model import (
     BudgetAttribution,
+    BurnEpisode,
     MajorIncident,
+    PageWithoutBurn,
     Problem,
     ResponderScorecard,
     Scorecards,
     ServiceScorecard,
+    SloExclusion,
     SloScorecard,
     TeamScorecard,
 )
@@ -110,6 +113,7 @@ class ReportContext:
     teams: list[TeamScorecard] = field(default_factory=list)  # most incidents first
     team_sparklines: dict[str, Sparkline | None] = field(default_factory=dict)  # team → incidents per rotation
     focus: list[TeamFocus] = field(default_factory=list)  # presentation mode's team focus (screen only)
+    burn: BurnView = field(default_factory=lambda: BurnView())  # exclusions, burn episodes, calendar budgets
 
     @property
     def majors_more(self) -> list[MajorIncident]:
@@ -133,6 +137,51 @@ class ReportContext:
         if moment is None:
             return "—"
         return moment.astimezone(ZoneInfo(self.timezone)).strftime(fmt)
+
+
+@dataclass(frozen=True)
+class BurnView:
+    """The observability review's exclusions, burn rates, episodes, pages without burn and calendar budgets
+    (METRICS.md): what each table shows, largest first, and how many rows it leaves out."""
+
+    SHOWN = 10
+
+    exclusions: list[tuple[SloScorecard, SloExclusion]] = field(default_factory=list)  # in time order
+    fastest: list[SloScorecard] = field(default_factory=list)  # SLOs that burned faster than 1×, fastest first
+    fastest_more: int = 0
+    episodes: list[tuple[SloScorecard, BurnEpisode]] = field(default_factory=list)  # costliest first
+    episodes_more: int = 0
+    gaps: int = 0  # episodes with no page
+    gap_budget_max: float | None = None
+    noise: list[PageWithoutBurn] = field(default_factory=list)
+    noise_more: int = 0
+    noise_known: bool = False
+    calendars: list[SloScorecard] = field(default_factory=list)  # SLOs with a calendar period
+    judged: int = 0  # SLOs with burn rates
+
+
+def burn_view(cards: Scorecards, limit: int = BurnView.SHOWN) -> BurnView:
+    slos = [s for c in cards.services for s in c.slos]
+    exclusions = sorted(((s, x) for s in slos for x in s.excluded),
+                        key=lambda sx: (sx[1].start, sx[0].service, sx[0].name, sx[1].kind))
+    rated = [s for s in slos if s.burn is not None]
+
+    def peak(s: SloScorecard) -> float:
+        return (s.burn.peak_burn_rate_1h or 0.0) if s.burn else 0.0
+
+    fastest = sorted((s for s in rated if peak(s) > 1.0), key=lambda s: (-peak(s), s.service, s.name))
+    episodes = sorted(((s, e) for s in rated if s.burn for e in s.burn.episodes),
+                      key=lambda se: (not se[1].alerting_gap, -(se[1].budget_consumed or 0), se[1].start,
+                                      se[0].service, se[0].name))
+    gaps = [e for _, e in episodes if e.alerting_gap]
+    noise = cards.pages_without_burn or []
+    return BurnView(
+        exclusions=exclusions, fastest=fastest[:limit], fastest_more=max(len(fastest) - limit, 0),
+        episodes=episodes[:limit], episodes_more=max(len(episodes) - limit, 0), gaps=len(gaps),
+        gap_budget_max=max((e.budget_consumed or 0.0 for e in gaps), default=None),
+        noise=noise[:limit], noise_more=max(len(noise) - limit, 0), noise_known=cards.pages_without_burn is not None,
+        calendars=[s for s in slos if s.calendar is not None], judged=len(rated),
+    )
 
 
 @dataclass(frozen=True)
@@ -265,7 +314,8 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
         responders_shown=shown.responders_shown,
         ranked_shown=shown.ranked_shown,
         majors_shown=shown.majors_shown,
-        attention=attention(cards, meeting, ranked, silent),
+        attention=attention(cards, meeting, ranked),
+        burn=burn_view(cards),
         teams=sorted(cards.teams, key=lambda t: (-(t.incidents.incidents_total or 0), -t.slos_missed, t.display_name)),
         team_sparklines={t.team: sparkline([None if v is None else float(v) for v in t.trend.incidents_total])
                          for t in cards.teams if t.trend is not None},
