@@ -2,7 +2,8 @@
 
 Exactly once, through the run ledger (``opsmeeting/ledger.py``; states in docs/DELIVERY.md):
 
-- a window is collected, then rendered; its email is a delivery of its own, pending until sent;
+- a window is collected, then rendered; its email and its post to each chat channel are deliveries of
+  their own (``email``, ``chat:<name>``), each pending until sent, each retried on its own;
 - a settled window (complete, or past ``delivery.recollect_degraded_for``) is not collected again
   unless ``force``; an unsettled one (a source failed or answered in part) is collected again by
   every run, and a delivered one that becomes complete with other numbers is emailed once more,
@@ -15,7 +16,8 @@ Exactly once, through the run ledger (``opsmeeting/ledger.py``; states in docs/D
   are gone is abandoned with a warning, never blocking the runs after it.
 
 Provisional runs (the rotation still in progress) are rendered into their own folder, are never
-emailed and never enter the history.
+emailed nor posted and never enter the history. A delivery needs the report's PDF (the email attaches
+it, a chat message links to it): ``--no-pdf`` leaves them pending for the next run that makes it.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from typing import Any
 from opsmeeting.aggregate.history import load_history
 from opsmeeting.aggregate.model import Scorecards
 from opsmeeting.config import Config
+from opsmeeting.config.schema import ChatChannel
+from opsmeeting.delivery import chat
 from opsmeeting.delivery.email import DeliveryError, build_message, send
-from opsmeeting.errors import ExitCode, InputError, OpsMeetingError
+from opsmeeting.errors import ConfigError, ExitCode, InputError, OpsMeetingError
 from opsmeeting.fsutil import remove_leftovers
 from opsmeeting.meeting import wheel_store
 from opsmeeting.meeting.items import ItemBook
@@ -47,10 +51,8 @@ from opsmeeting.report.archive import write_index
 from opsmeeting.report.output import ReportFiles, read_scorecards
 from opsmeeting.snapshot import read_snapshot, write_snapshot
 from opsmeeting.store import Store
-from opsmeeting.store.ledger import Delivery, Ledger, WindowRecord
+from opsmeeting.store.ledger import EMAIL, Delivery, Ledger, WindowRecord, chat_channel
 from opsmeeting.window import Window
-
-EMAIL = "email"
 
 
 class Busy(OpsMeetingError):
@@ -77,10 +79,18 @@ def directory_lock(out: Path, folder: str, *, wait: bool = False) -> Iterator[bo
         yield True
 
 
-def link_for(config: Config, directory: Path) -> str | None:
+def link_for(config: Config, directory: Path, file: str = "report.html") -> str | None:
+    """The report's ``file`` under ``output.public_url`` (None without one): the page, or the PDF."""
     if not config.output.public_url:
         return None
-    return f"{config.output.public_url.rstrip('/')}/{directory.name}/report.html"
+    return f"{config.output.public_url.rstrip('/')}/{directory.name}/{file}"
+
+
+def _sent_phrase(channels: list[str], *, joint: str = "and") -> str:
+    """"emailed", "posted to chat:ops", "emailed and posted to chat:ops, chat:eng"."""
+    posted = sorted({c for c in channels if c != EMAIL})
+    words = (["emailed"] if EMAIL in channels else []) + ([f"posted to {', '.join(posted)}"] if posted else [])
+    return f" {joint} ".join(words)
 
 
 def _degradation(snapshot: Snapshot) -> tuple[int, int]:
@@ -108,8 +118,13 @@ class Runner:
         self.out = config.output.directory
         self.recollect_for = config.delivery.recollect_degraded_for
         self.emails = config.email is not None and config.email.enabled
+        self.chats: dict[str, ChatChannel] = {chat_channel(c.name): c for c in config.chat}
+        self.channels = ([EMAIL] if self.emails else []) + list(self.chats)  # what each window asks for
 
     def run(self, window: Window, *, force: bool = False) -> RunResult:
+        problems = chat.check_channels(self.config.chat, self.environ)
+        if problems:  # before anything is collected: a run that cannot post is a configuration to fix
+            raise ConfigError(str(self.config_path or "the configuration"), problems)
         folder = window_directory(self.out, window).name
         with Store.open(self.config.state.path) as store, directory_lock(self.out, folder) as held:
             if not held:
@@ -138,11 +153,13 @@ class Runner:
             sent = self._deliver_all(store, ledger, key, target)
             if sent is None:
                 return RunResult(ExitCode.DELIVERY_FAILED, None, f"{window.label()}: sending its report failed "
-                                 "again; the next run retries")
-            state = "delivered" if ledger.was_sent(key, EMAIL) or not self.emails else "done"
+                                 f"again ({self._errors(ledger, key)}); the next run retries")
+            delivered = not self.channels or any(ledger.was_sent(key, c) for c in self.channels)
+            state = "delivered" if delivered else "done"
             return RunResult(ExitCode.OK, None, f"{window.label()} was already {state} "
                              f"({record.updated_at:%Y-%m-%d %H:%M} UTC); nothing to do (use --force to deliver "
-                             "it again)" + (f"; sent {sent} pending report(s)" if sent else ""))
+                             "it again)" + (f"; sent {len(sent)} pending report(s): {_sent_phrase(sent)}"
+                                            if sent else ""))
         resume = record is not None and not force and not window.provisional and (snapshot_dir / MANIFEST).is_file()
         snapshot = read_snapshot(snapshot_dir) if resume else None
         if snapshot is not None and record is not None:
@@ -155,10 +172,12 @@ class Runner:
             snapshot = self._collect(ledger, key, window, target)
         files, code, _ = self._render(store, window, snapshot, target)
         ledger.rendered(key, complete=code == ExitCode.OK)
-        if window.provisional or not self.emails:
-            return RunResult(code, files, "report written (no email configured)" if self.config.email is None
+        if window.provisional or not self.channels:
+            nothing = self.config.email is None and not self.config.chat
+            return RunResult(code, files, "report written (no email or chat configured)" if nothing
                              else "report written")
-        ledger.want(key, EMAIL, "resent" if force and ledger.was_sent(key, EMAIL) else "report")
+        for channel in self.channels:
+            ledger.want(key, channel, "resent" if force and ledger.was_sent(key, channel) else "report")
         return self._finish(store, ledger, key, target, code, files)
 
     def _recollect(self, store: Store, ledger: Ledger, window: Window, target: Path, record: WindowRecord,
@@ -185,10 +204,13 @@ class Runner:
         ledger.rendered(key, complete=complete)
         changed = old is None or _numbers(old) != _numbers(cards.to_json_dict())
         message = "report complete now" if complete else "report still incomplete; the next run collects it again"
-        if self.emails and not window.provisional:
-            asked_before = ledger.want(key, EMAIL) is None  # (asks for the report itself if it never was)
-            if asked_before and complete and changed and ledger.was_sent(key, EMAIL):
-                ledger.want(key, EMAIL, "corrected")
+        if self.channels and not window.provisional:
+            corrected = False
+            for channel in self.channels:
+                asked_before = ledger.want(key, channel) is None  # (asks for the report itself if it never was)
+                if asked_before and complete and changed and ledger.was_sent(key, channel):
+                    corrected |= ledger.want(key, channel, "corrected") is not None
+            if corrected:
                 message += "; its numbers changed: a corrected report is sent"
         result = self._finish(store, ledger, key, target, code, files)
         return RunResult(result.exit_code, files, message if result.exit_code != ExitCode.DELIVERY_FAILED
@@ -225,62 +247,82 @@ class Runner:
     def _finish(self, store: Store, ledger: Ledger, key: str, target: Path, code: ExitCode,
                 files: ReportFiles) -> RunResult:
         if files.pdf is None:
-            return RunResult(code, files, "report written without a PDF (--no-pdf): not emailed; the next run "
+            unsent = _sent_phrase([d.channel for d in ledger.unsent(key)], joint="nor") or "delivered"
+            return RunResult(code, files, f"report written without a PDF (--no-pdf): not {unsent}; the next run "
                                           "without --no-pdf sends it")
         sent = self._deliver_all(store, ledger, key, target)
         if sent is None:
-            error = next((d.error for d in ledger.deliveries(key) if d.state == "failed"), "")
-            return RunResult(ExitCode.DELIVERY_FAILED, files, f"{error}; the report is kept in {target} and the "
-                                                               "next run will send it")
-        return RunResult(code, files, "report written and emailed" if sent else "report written")
+            return RunResult(ExitCode.DELIVERY_FAILED, files, f"{self._errors(ledger, key)}; the report is kept in "
+                                                               f"{target} and the next run will send it")
+        return RunResult(code, files, f"report written and {_sent_phrase(sent)}" if sent else "report written")
+
+    @staticmethod
+    def _errors(ledger: Ledger, key: str) -> str:
+        """The errors of the window's failed deliveries, each naming its channel."""
+        return "; ".join(d.error or f"{d.channel} failed" for d in ledger.deliveries(key) if d.state == "failed")
 
     # --- deliveries --------------------------------------------------------------------------------
 
-    def _deliver_all(self, store: Store, ledger: Ledger, key: str, directory: Path) -> int | None:
-        """Send the window's unsent deliveries (its lock is held). The number sent, or None when one
-        failed (it stays unsent: the next run retries)."""
-        sent, failed = 0, False
+    def _deliver_all(self, store: Store, ledger: Ledger, key: str, directory: Path) -> list[str] | None:
+        """Send the window's unsent deliveries (its lock is held), each on its own: one that fails does
+        not keep the others from being sent. The channels sent, or None when one failed (it stays
+        unsent: the next run retries)."""
+        sent, failed = [], False
         for delivery in ledger.unsent(key):
             current = ledger.refresh(delivery)  # read again under the lock: another run may have sent it
             if current is None or current.state not in ("pending", "failed"):
                 continue
             outcome = self._send(store, ledger, current, directory)
-            sent += outcome == "sent"
+            if outcome == "sent":
+                sent.append(current.channel)
             failed |= outcome == "failed"
         return None if failed else sent
 
     def _send(self, store: Store, ledger: Ledger, delivery: Delivery, directory: Path) -> str:
-        email = self.config.email
-        if email is None or not email.enabled:
-            return "skipped"  # email was configured when it was asked for; it is kept until it is again
+        email = self.config.email if delivery.channel == EMAIL and self.emails else None
+        channel = self.chats.get(delivery.channel)
+        if email is None and channel is None:
+            return "skipped"  # configured when it was asked for; it is kept until it is again
+        what = "email" if email is not None else "post"
         try:
             cards = read_scorecards(directory / "scorecards.json")
         except (OSError, ValueError) as exc:
             ledger.settle(delivery, "abandoned", error=f"its report is gone: {exc}")
-            self.log(f"warning: the report of {directory.name} is gone ({directory}); its email is abandoned")
+            self.log(f"warning: the report of {directory.name} is gone ({directory}); its {what} to "
+                     f"{delivery.channel} is abandoned")
             return "abandoned"
         pdf = directory / "report.pdf"
         if not pdf.is_file():
             if not self.pdf:
-                return "skipped"  # --no-pdf: the next run makes the PDF and sends it
+                return "skipped"  # --no-pdf: the next run makes the PDF and sends it (a post links to it)
             try:
                 self._rerender(store, directory)
             except (InputError, OSError) as exc:
                 ledger.settle(delivery, "abandoned", error=f"its PDF could not be made again: {exc}")
-                self.log(f"warning: the PDF of {directory.name} could not be made again ({exc}); its email is "
-                         "abandoned")
+                self.log(f"warning: the PDF of {directory.name} could not be made again ({exc}); its {what} to "
+                         f"{delivery.channel} is abandoned")
                 return "abandoned"
+        report = {"report": "the report", "corrected": "the corrected report", "resent": "the report again"}
         try:
-            message = build_message(email, cards, pdf, link=link_for(self.config, directory),
-                                    title=self.config.output.title, corrected=delivery.kind == "corrected")
-            send(email, message, self.environ)
+            if email is not None:
+                message = build_message(email, cards, pdf, link=link_for(self.config, directory),
+                                        title=self.config.output.title, corrected=delivery.kind == "corrected")
+                send(email, message, self.environ)
+            elif channel is not None:
+                post = chat.build_message(channel, delivery.channel, cards, title=self.config.output.title,
+                                          kind=delivery.kind, revision=delivery.revision,
+                                          page_url=link_for(self.config, directory),
+                                          pdf_url=link_for(self.config, directory, "report.pdf"))
+                chat.post(channel, post, self.environ)
         except DeliveryError as exc:
             ledger.settle(delivery, "failed", error=str(exc))
-            self.log(f"emailing {directory.name} failed: {exc}")
+            self.log(f"{'emailing' if email else 'posting'} {directory.name} failed: {exc}")
             return "failed"
         ledger.settle(delivery, "sent")
-        what = {"report": "the report", "corrected": "the corrected report", "resent": "the report again"}
-        self.log(f"emailed {what[delivery.kind]} of {directory.name} to {len(email.recipients)} recipient(s)")
+        if email is not None:
+            self.log(f"emailed {report[delivery.kind]} of {directory.name} to {len(email.recipients)} recipient(s)")
+        else:
+            self.log(f"posted {report[delivery.kind]} of {directory.name} to {delivery.channel}")
         return "sent"
 
     def _rerender(self, store: Store, directory: Path) -> None:

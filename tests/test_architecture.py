@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
                "delivery", "pipeline"},
     "serve": {*BASE, "config", "store", "meeting"},
     "cli": {"", *BASE, "model", "window", "config", "store", "collectors", "discovery", "aggregate", "meeting",
-            "snapshot", "report", "pipeline", "runner", "serve"},
+            "snapshot", "report", "delivery", "pipeline", "runner", "serve"},
     "__main__": {"cli"},
     "": set(),  # opsmeeting/__init__.py: the version only
 }

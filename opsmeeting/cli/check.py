@@ -44,7 +44,9 @@ def check_config(config_file: Path, offline: bool, as_of: str | None) -> None:
     label's values are matched to the services, and services expected to have data but without any
     in the last rotation are listed.
 
-    Exit 2 when an id is unknown, the token is rejected or a query is invalid; 1 when a source
+    Chat channels: each webhook URL's environment variable is set to an https URL.
+
+    Exit 2 when an id is unknown, the token is rejected, a query is invalid or a chat URL is missing; 1 when a source
     cannot be reached; 0 otherwise.
     """
     config = load_config(config_file)
@@ -63,10 +65,26 @@ def check_config(config_file: Path, offline: bool, as_of: str | None) -> None:
         click.echo(f"PagerDuty: not checked (${pd_source.token_env} is not set)")
     if config.sources.prometheus is not None and slos:
         codes.append(check_prometheus(config, slos, now, setup))
+    if config.chat:
+        codes.append(check_chat(config))
     if ExitCode.USAGE in codes:
         sys.exit(ExitCode.USAGE)
     if ExitCode.FAILURE in codes:
         sys.exit(ExitCode.FAILURE)
+
+
+def check_chat(config: Config) -> ExitCode:
+    """The chat channels' environment: each URL variable set to an https URL (never printed)."""
+    from opsmeeting.delivery.chat import check_channels
+
+    problems = check_channels(config.chat, os.environ)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        return ExitCode.USAGE
+    names = ", ".join(f"{c.name} ({c.kind})" for c in config.chat)
+    click.echo(f"Chat: {len(config.chat)} channel(s), every webhook URL set: {names}")
+    return ExitCode.OK
 
 
 QUIET_ROTATIONS = 3  # "no incident in the last few rotations"

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 @click.option("--provisional", is_flag=True,
               help="Report on the rotation still in progress: marked as such, never emailed, not kept as history.")
 @click.option("--force", is_flag=True, help="Collect, render and email again a window already delivered.")
-@click.option("--no-pdf", is_flag=True, help="Skip the PDF (and so the email).")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDF; the email and chat posts wait for a run that makes it.")
 def run(config_path: Path, window_text: str | None, as_of: str | None, provisional: bool, force: bool,
         no_pdf: bool) -> None:
     """Collect the last completed rotation (or --window), render it and email it, exactly once.

@@ -6,7 +6,8 @@ Two records, in the state store (docs/DELIVERY.md draws their states and transit
   files are written). ``complete`` says every source answered in full and every item was computed.
   A rendered window is *settled* when it is complete or its recollection age has passed; until then
   every run collects it again (a degraded report is never final while the data may still come).
-- a **delivery** (table ``deliveries``), one per window × channel × revision: ``pending`` →
+- a **delivery** (table ``deliveries``), one per window × channel × revision — the channels are
+  ``email`` and ``chat:<name>``, one per configured chat channel, each on its own: ``pending`` →
   ``sent``, or ``failed`` (retried by the next run, whatever window that run is for) → ``sent``, or
   ``abandoned`` (its files are gone; reported, never retried). Revision 0 is the report; a later
   revision is a ``corrected`` report (sent once, when a recollection made a delivered degraded
@@ -30,6 +31,13 @@ from opsmeeting.window import Window
 DeliveryKind = Literal["report", "corrected", "resent"]
 DeliveryState = Literal["pending", "sent", "failed", "abandoned"]
 UNSENT = ("pending", "failed")
+EMAIL = "email"
+CHAT_PREFIX = "chat:"
+
+
+def chat_channel(name: str) -> str:
+    """The ledger's channel of the chat channel ``name`` (``chat[].name`` in the configuration)."""
+    return CHAT_PREFIX + name
 
 
 @dataclass(frozen=True)
