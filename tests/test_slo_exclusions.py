@@ -501,3 +501,25 @@ def test_the_hourly_counts_reach_back_to_the_calendar_period_on_the_window_grid(
     assert hourly_start(window, window.end - timedelta(days=28)) == window.start - timedelta(days=14)
     long_ago = hourly_start(window, window.end - timedelta(days=3650))
     assert (window.end - long_ago) == MAX_HOURS * timedelta(hours=1)
+
+
+def test_the_summary_and_the_chat_say_what_a_missed_slo_leaves_out():
+    from opsmeeting.aggregate.model import SloExclusion
+    from opsmeeting.aggregate.scorecards import build_scorecards
+    from opsmeeting.cli.app import sample_snapshot_dir
+    from opsmeeting.delivery.digest import digest
+    from opsmeeting.report.attention import missed_slos
+    from opsmeeting.snapshot import read_snapshot
+
+    cards = build_scorecards(read_snapshot(sample_snapshot_dir()))
+    ledger = next(c for c in cards.services if c.service == "ledger")
+    slo = next(s for s in ledger.slos if s.name == "availability")
+    assert slo.met is False
+    gone = SloExclusion(kind="maintenance", start=cards.window.start, end=cards.window.start, hours=2,
+                        good=10.0, total=12.0, bad=2.0, reason="upgrade")
+    changed = ledger.model_copy(update={"slos": [slo.model_copy(update={"excluded": [gone]}) if s is slo else s
+                                                  for s in ledger.slos]})
+    cards = cards.model_copy(update={"services": [changed if c is ledger else c for c in cards.services]})
+    line = next(x for x in missed_slos(cards).lines if x.subject.startswith(ledger.display_name))
+    assert line.fact.endswith("; 2 h excluded (maintenance))")
+    assert "2 h excluded (maintenance)" in repr(digest(cards, title="Ops"))

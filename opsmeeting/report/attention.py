@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from opsmeeting.aggregate.model import BurnEpisode, Problem, ResponderScorecard, Scorecards, ServiceScorecard
+from opsmeeting.aggregate.model import (
+    BurnEpisode,
+    Problem,
+    ResponderScorecard,
+    Scorecards,
+    ServiceScorecard,
+    SloScorecard,
+)
 from opsmeeting.meeting.model import Item, MeetingView
 from opsmeeting.report.formats import fmt_num, fmt_pct, fmt_signed
 
@@ -49,12 +56,21 @@ def _pct_change(now: float | None, before: float | None) -> str | None:
     return f"was {fmt_pct(before, 0)}"
 
 
+def _excluded_note(slo: SloScorecard) -> str:
+    """"; 3 h excluded (maintenance, correction)": what the judged numbers leave out, when anything."""
+    hours = sum(e.hours for e in slo.excluded)
+    if not hours:
+        return ""
+    kinds = sorted({e.kind for e in slo.excluded if e.hours})
+    return f"; {hours} h excluded ({', '.join(kinds)})"
+
+
 def missed_slos(cards: Scorecards) -> Heading:
     missed = sorted(((c, s) for c in cards.services for s in c.slos if s.status == "ok" and s.met is False),
                     key=lambda cs: (-(cs[1].error_budget_consumed or 0.0), cs[0].service, cs[1].name))
     lines = [Line(subject=f"{c.display_name} · {s.name}",
                   fact=f"budget consumed {fmt_pct(s.error_budget_consumed, 0)} (SLI {fmt_pct(s.sli, 2)} for "
-                       f"{fmt_pct(s.objective, 2)})",
+                       f"{fmt_pct(s.objective, 2)}{_excluded_note(s)})",
                   change=_pct_change(s.error_budget_consumed, s.previous.error_budget_consumed if s.previous else None)
                   or ("met last rotation" if s.previous and s.previous.met else None),
                   anchor="observability")
