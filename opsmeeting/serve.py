@@ -526,17 +526,24 @@ class Handler(BaseHTTPRequestHandler):
             kind = "text/html; charset=utf-8"
         self._send(HTTPStatus.OK, body, kind)
 
+    def _under_root(self, path: str, missing: RequestProblem) -> Path:
+        """``path`` (slash-separated) resolved under the archive; ``missing`` when a segment is a dot
+        segment or hidden (``..``, ``.git``), has a backslash, or the result lies outside the archive
+        (a link out of it included). Raises OSError or ValueError as resolving does."""
+        segments = [s for s in path.split("/") if s]
+        if any(s.startswith(".") or "\\" in s for s in segments):
+            raise missing
+        target = self.server.root.joinpath(*segments).resolve()
+        if not target.is_relative_to(self.server.root):
+            raise missing
+        return target
+
     def _file(self, path: str) -> Path:
         """The file under the archive that ``path`` names; dot segments (``..``, hidden files) and
         anything outside the archive are not found, and nothing outside it is looked at."""
         missing = RequestProblem(HTTPStatus.NOT_FOUND, "not found")
-        segments = [s for s in path.split("/") if s]
-        if any(s.startswith(".") or "\\" in s for s in segments):
-            raise missing
         try:
-            target = self.server.root.joinpath(*segments).resolve()
-            if not target.is_relative_to(self.server.root):
-                raise missing
+            target = self._under_root(path, missing)
             if target.is_dir():
                 target = target / "index.html"
             if not target.is_file() or target.name.startswith("."):
@@ -600,12 +607,9 @@ class Handler(BaseHTTPRequestHandler):
         if value is None:
             raise RequestProblem(HTTPStatus.BAD_REQUEST, "report: required (the report's folder in the archive)")
         missing = RequestProblem(HTTPStatus.NOT_FOUND, "no such report")
-        segments = [s for s in value.split("/") if s]
-        if any(s.startswith(".") or "\\" in s for s in segments):
-            raise missing
         try:
-            folder = self.server.root.joinpath(*segments).resolve()
-            if not folder.is_relative_to(self.server.root) or not (folder / "scorecards.json").is_file():
+            folder = self._under_root(value, missing)
+            if not (folder / "scorecards.json").is_file():
                 raise missing
         except (OSError, ValueError):
             raise missing from None
