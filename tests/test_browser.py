@@ -361,6 +361,10 @@ def test_theme_toggle_flips_data_theme_and_colours(browser, demo_report, prefere
         assert background(page) == start
 
         page.keyboard.press("t")
+        assert page.evaluate("localStorage.getItem('opsmeeting-theme')") == other
+        # Chromium hands a renderer's localStorage writes to the browser process asynchronously: a reload at
+        # once may beat the write (seen once under load in CI), so give it time before reloading
+        page.wait_for_timeout(500)
         page.reload()  # the choice is remembered (localStorage)
         assert (theme(), background(page)) == (other, flipped), f"after reload of {page.url}"
 
