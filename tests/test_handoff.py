@@ -430,6 +430,8 @@ def rotation(fake: FakePagerDuty) -> None:
                                 "not ours", sequence_number=5),
         make_maintenance_window("PMW6", [SEARCH], end + timedelta(hours=5), end + timedelta(hours=7),
                                 "ongoing at the collection", sequence_number=6),
+        make_maintenance_window("PMW7", [SEARCH], start - timedelta(days=2), start - timedelta(days=2, hours=-1),
+                                "in the previous window", sequence_number=7),
     ]
     fake.reindex()
 
@@ -439,8 +441,10 @@ def test_collects_maintenance_windows_and_earlier_incidents_in_few_requests(fake
     data, status = collector(fake).collect(PD_WINDOW)
     assert status.status == "ok", status.detail
     assert data.maintenance is not None
-    assert data.maintenance.since == PD_WINDOW.start and data.maintenance.until == following(PD_WINDOW).end
-    assert [w.id for w in data.maintenance.windows] == ["PMW2", "PMW6", "PMW3"]  # in the range, by start
+    # from the previous window's start (its SLO exclusions) to the next rotation's end (the handoff)
+    assert data.maintenance.since == PD_WINDOW.start - (PD_WINDOW.end - PD_WINDOW.start)
+    assert data.maintenance.until == following(PD_WINDOW).end
+    assert [w.id for w in data.maintenance.windows] == ["PMW7", "PMW2", "PMW6", "PMW3"]  # in the range, by start
     third = data.maintenance.windows[-1]
     assert third.service_ids == ["PS1", "PS9"] and third.description == "next rotation"
     assert third.start == PD_WINDOW.end + timedelta(days=2)  # sent in the account's zone, read as UTC
@@ -501,14 +505,14 @@ def test_the_fake_filters_maintenance_windows_by_state_and_service(fake):
         return [w["id"] for w in body["maintenance_windows"]]
 
     # at the fake's clock (6 h after the window end), PMW6 is ongoing
-    assert ids(filter="past") == ["PMW1", "PMW2"]
+    assert ids(filter="past") == ["PMW1", "PMW2", "PMW7"]
     assert ids(filter="ongoing") == ["PMW6"]
     assert ids(filter="future") == ["PMW3", "PMW4", "PMW5"]
     assert ids(filter="open") == ["PMW3", "PMW4", "PMW5", "PMW6"]
     assert ids(filter="all", **{"service_ids[]": ["PS9"]}) == ["PMW3", "PMW5"]
-    assert ids(**{"team_ids[]": ["PT1"]}) == ["PMW1", "PMW2", "PMW3", "PMW4", "PMW6"]
+    assert ids(**{"team_ids[]": ["PT1"]}) == ["PMW1", "PMW2", "PMW3", "PMW4", "PMW6", "PMW7"]
     body = api.get("/maintenance_windows", {"filter": "all", "limit": 2, "offset": 2, "total": "true"})
-    assert [w["id"] for w in body["maintenance_windows"]] == ["PMW3", "PMW4"] and body["total"] == 6
+    assert [w["id"] for w in body["maintenance_windows"]] == ["PMW3", "PMW4"] and body["total"] == 7
     assert body["maintenance_windows"][0]["start_time"].endswith("-05:00")  # the account's zone (New York)
 
 

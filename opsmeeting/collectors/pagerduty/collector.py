@@ -220,11 +220,14 @@ class PagerDutyCollector(PagerDutyApi):
         return sorted(earlier, key=lambda i: (i.created_at, i.number))
 
     def _maintenance(self, window: Window) -> Maintenance:
-        """The services' maintenance windows overlapping the window and the rotation after it. PagerDuty
+        """The services' maintenance windows overlapping the previous window, the window and the rotation
+        after it. PagerDuty
         filters them by state relative to now, not by time: the window lies in the past and the next
         rotation ahead, so ``filter=all`` (``past`` would miss those ongoing or to come, ``open`` the
         past ones inside the window that SLOs may exclude), then the range is cut here."""
-        since, until = window.start, following(window).end
+        # from the previous window's start (its SLOs exclude them too; with the default 28-day period and a
+        # 14-day rotation that is the whole period) to the end of the next rotation (the handoff's)
+        since, until = window.start - (window.end - window.start), following(window).end
         wanted = set(self.service_ids)
         found: dict[str, MaintenanceWindow] = {}
         for group in self._groups():
