@@ -9,4 +9,4 @@ from datetime import UTC, datetime
 
 PINNED_NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)  # the day after the test rotations' last window ends
 
-session_now = functools.partial(datetime.now, UTC)  # pinned: see the module docstring
+session_now = functools.partial(datetime.now, UTC)  # noqa: clock (pinned by conftest.py: the module docstring)

@@ -1,7 +1,7 @@
 """Shared fixtures: the pinned clock, and a real Prometheus on 127.0.0.1 backfilled with seeded SLO data.
 
 No test reads the real clock. The whole session runs at ``PINNED_NOW`` (the clock ticks from there),
-through time-machine: ``datetime.now()``, ``date.today()`` and ``time.time()`` in this process all
+through time-machine: the clock functions of ``datetime``, ``date`` and ``time`` in this process all
 start at that instant, whatever day the suite runs on. ``make test-future`` runs the suite under
 libfaketime a year ahead to show that nothing outside this process depends on the date either.
 """

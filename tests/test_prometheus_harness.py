@@ -384,7 +384,7 @@ def test_prune_removes_idle_entries_only(tmp_path: Path) -> None:
         out.mkdir()
 
     old, fresh = cached_tsdb({"k": "old"}, build, tmp_path), cached_tsdb({"k": "new"}, build, tmp_path)
-    idle = time.time() - 20 * DAY
+    idle = time.time() - 20 * DAY  # noqa: clock (the pinned clock, as prune_cache reads it: idle for 20 days)
     os.utime(old.parent / "key.json", (idle, idle))
     assert prune_cache(tmp_path) == [old.parent]
     assert not old.parent.exists() and fresh.is_dir()
