@@ -461,7 +461,7 @@ def test_collects_maintenance_windows_and_earlier_incidents_in_few_requests(fake
     assert sorted(e.kind for e in changed.events) == ["acknowledged", "assigned", "triggered"]
     assert counts["GET /incidents/{id}/log_entries"] == 1
     late = next(i for i in data.incidents if i.number == 101)
-    assert [e.assignees for e in late.events if e.kind == "assigned"] == [["PU1"]]
+    assert [e.assignees for e in late.events if e.kind == "assigned"] == [("PU1",)]
 
     cards = build_scorecards(Snapshot(window=PD_WINDOW, generated_at=COLLECTED, setup=setup(),
                                       sources={"pagerduty": status}, roles=ROLES, incidents=data))

@@ -74,9 +74,9 @@ def replay(events: Iterable[Event]) -> Replay:
             out.state, out.since, out.acknowledgers = "triggered", None, []
             out.loose_since, out.loose_acknowledgers = None, []
         elif event.kind in ("assigned", "escalated"):
-            people = event.assignees or ([event.person_id] if event.person_id else [])
-            if people:
-                out.assignees = list(people)
+            named = list(event.assignees) or ([event.person_id] if event.person_id else [])
+            if named:
+                out.assignees = named
             if out.state == "acknowledged":
                 out.state, out.since, out.acknowledgers = "triggered", None, []
         elif event.kind == "resolved":

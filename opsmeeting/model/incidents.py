@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import Field
+from pydantic.dataclasses import dataclass
 
-from opsmeeting.model.base import Frozen
+from opsmeeting.model.base import RECORD, Frozen, Interned
 from opsmeeting.window import Window
 
 # ``unacknowledged``: the incident went back from acknowledged to triggered (its acknowledgement timed
@@ -52,14 +53,16 @@ class Severity(Frozen):
     rank: int
 
 
-class Actor(Frozen):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class Actor:
     """Who did something: a human (``id`` is a ``Person``'s) or automation (a service, an integration)."""
 
     kind: Literal["human", "automation"]
-    id: str | None = None
+    id: Interned | None = None
 
 
-class Event(Frozen):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class Event:
     """One entry of an incident's timeline.
 
     ``person_id`` is whom the event is about: the person notified, or assigned. ``interrupting``
@@ -67,17 +70,21 @@ class Event(Frozen):
     ``escalation`` (escalated only) says whether it happened by ``timeout`` or by hand (``manual``).
     ``assignees`` (assigned, escalated) are everyone the event gave the incident to (``person_id`` is
     the first of them); empty when the source did not say (then ``person_id`` alone, if any).
+
+    A compact record (a slotted, validated dataclass, not a model): an account's timelines hold hundreds
+    of thousands of events, at about 270 bytes each this way against 1.8 kB as models. Its JSON is the
+    same.
     """
 
     id: str
     kind: EventKind
     at: datetime
     actor: Actor | None = None
-    person_id: str | None = None
+    person_id: Interned | None = None
     interrupting: bool | None = None
     escalation: Literal["timeout", "manual"] | None = None
     note: str | None = None
-    assignees: list[str] = Field(default_factory=list)  # Person ids
+    assignees: tuple[Interned, ...] = ()  # Person ids
 
 
 class Holder(Frozen):

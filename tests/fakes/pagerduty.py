@@ -347,8 +347,13 @@ class FakePagerDuty:
         account_time_zone: str = "America/New_York",
         clock: Callable[[], datetime] = session_now,
         spec_path: Path | str | None = None,
+        rate_limit: int | None = None,
     ) -> None:
         self.token, self.validate, self.until_inclusive = token, validate, until_inclusive
+        # ``rate_limit``: enforce PagerDuty's limit (requests a minute, sliding): a request past it gets a
+        # 429 (code 2020) with the rate-limit headers, and is not served; None only reports the headers
+        self.rate_limit = rate_limit
+        self.rate_limited = 0  # requests refused with a 429 by ``rate_limit``
         self.account_time_zone, self.clock = account_time_zone, clock
         self.services: list[Obj] = []
         self.teams: list[Obj] = []
@@ -367,6 +372,7 @@ class FakePagerDuty:
         self._counts: Counter[str] = Counter()
         self._recent: deque[float] = deque()
         self._indexes: dict[str, _Index] = {}
+        self._filtered: dict[tuple[Any, ...], list[Obj]] = {}  # a list's filtered items by query, for its pages
         self._lock, self._validation_lock = threading.Lock(), threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -465,6 +471,7 @@ class FakePagerDuty:
         """Re-sort after editing stored items in place (a replaced or resized list is noticed by itself)."""
         with self._lock:
             self._indexes.clear()
+            self._filtered.clear()
 
     # --- request handling ---------------------------------------------------------------------------------------
 
@@ -480,12 +487,18 @@ class FakePagerDuty:
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query))
             self._counts[f"{method} {route[0] if route else path}"] += 1
-            self._recent.append(time.monotonic())
+            refused = self._over_rate_limit()
+            if not refused:
+                self._recent.append(time.monotonic())
             fault = next((f for f in self._faults if path.startswith(f.path_prefix)), None)
             if fault is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
+        if refused:
+            body = ApiError(429, "Too Many Requests", 2020, ["Rate limit exceeded"]).body()
+            self._send(handler, 429, json.dumps(body).encode(), self._rate_headers())
+            return
         if fault is not None:
             time.sleep(fault.delay)
             if fault.drop:
@@ -542,16 +555,31 @@ class FakePagerDuty:
         with self._lock:
             self.validation_errors.append(problem)
 
-    def _rate_headers(self) -> dict[str, str]:
+    def _over_rate_limit(self) -> bool:
+        """Whether a request now is past ``rate_limit`` (counted and refused); call under the lock."""
+        if self.rate_limit is None:
+            return False
         now = time.monotonic()
+        while self._recent and self._recent[0] <= now - 60:
+            self._recent.popleft()
+        if len(self._recent) < self.rate_limit:
+            return False
+        self.rate_limited += 1
+        return True
+
+    def _rate_headers(self) -> dict[str, str]:
+        """PagerDuty's headers over the requests served in the last minute: ``ratelimit-reset`` is when the
+        oldest of them leaves it (whole seconds, at least 1)."""
+        now = time.monotonic()
+        limit = self.rate_limit or RATE_LIMIT
         with self._lock:
             while self._recent and self._recent[0] <= now - 60:
                 self._recent.popleft()
             used, oldest = len(self._recent), self._recent[0] if self._recent else now
         return {
-            "ratelimit-limit": str(RATE_LIMIT),
-            "ratelimit-remaining": str(max(0, RATE_LIMIT - used)),
-            "ratelimit-reset": str(max(1, round(60 - (now - oldest)))),
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": str(max(0, limit - used)),
+            "ratelimit-reset": str(max(1, math.ceil(60 - (now - oldest)))),
         }
 
     @staticmethod
@@ -673,7 +701,38 @@ class FakePagerDuty:
         services, teams = set(query.getlist("service_ids[]")), set(query.getlist("team_ids[]"))
         statuses, urgencies = set(query.getlist("statuses[]")), set(query.getlist("urgencies[]"))
         users, key = set(query.getlist("user_ids[]")), query.get("incident_key")
-        found = self._in_window(self._index("incidents"), window)
+        index = self._index("incidents")
+        memo = ("incidents", index.fingerprint, window, *map(frozenset, (services, teams, statuses, urgencies, users)),
+                key, query.get("sort_by", ""))
+        found = self._memo(memo, query, lambda: self._filter_incidents(query, index, window))
+        zone = self._zone(query.get("time_zone"), "UTC")
+        expand = self._incident_expander(set(query.getlist("include[]")))
+        return self._page("incidents", found, query, lambda incident: pd.in_time_zone(expand(incident), zone))
+
+    def _memo(self, key: tuple[Any, ...] | None, query: Query, compute: Callable[[], list[Obj]]) -> list[Obj]:
+        """A list's filtered items for one query (``key``: all but ``offset``/``limit``): computed by its first
+        page (offset 0, so items edited in place between two walks are seen) and reused by its other
+        pages, as PagerDuty's indexes make a page cost the same whatever the list's length. The last 32
+        queries are kept; ``key`` None computes every time."""
+        if key is None:
+            return compute()
+        found = None
+        if query.get("offset", "0") not in ("", "0"):
+            with self._lock:
+                found = self._filtered.get(key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                if len(self._filtered) >= 32:
+                    self._filtered.clear()
+                self._filtered[key] = found
+        return found
+
+    def _filter_incidents(self, query: Query, index: _Index, window: tuple[float, float] | None) -> list[Obj]:
+        services, teams = set(query.getlist("service_ids[]")), set(query.getlist("team_ids[]"))
+        statuses, urgencies = set(query.getlist("statuses[]")), set(query.getlist("urgencies[]"))
+        users, key = set(query.getlist("user_ids[]")), query.get("incident_key")
+        found = self._in_window(index, window)
         if services or teams or statuses or urgencies or users or key is not None:
             found = [
                 i
@@ -689,9 +748,7 @@ class FakePagerDuty:
             name, _, direction = order.partition(":")
             if name:
                 found = sorted(found, key=functools.partial(_sort_key, name), reverse=direction == "desc")
-        zone = self._zone(query.get("time_zone"), "UTC")
-        expand = self._incident_expander(set(query.getlist("include[]")))
-        return self._page("incidents", found, query, lambda incident: pd.in_time_zone(expand(incident), zone))
+        return found
 
     def _incident_expander(self, include: set[str]) -> Callable[[Obj], Obj]:
         """Full objects in place of references for ``include[]`` (priorities are always full)."""
@@ -722,23 +779,24 @@ class FakePagerDuty:
 
         return expand
 
-    def _log_entry_page(self, entries: list[Obj], query: Query, zone: tzinfo) -> Obj:
+    def _log_entry_page(self, entries: list[Obj], query: Query, zone: tzinfo, memo: tuple[Any, ...] | None) -> Obj:
         # include[] (incidents, services, channels, teams) is accepted, not expanded: the document
         # types a log entry's incident, service and teams as references only.
         teams, overview = set(query.getlist("team_ids[]")), query.get("is_overview") == "true"
         if overview or teams:
-            entries = [
+            entries = self._memo(memo and (*memo, overview, frozenset(teams)), query, lambda: [
                 e
                 for e in entries
                 if (not overview or e.get("type") not in _OVERVIEW_EXCLUDED)
                 and (not teams or any(t["id"] in teams for t in e.get("teams", [])))
-            ]
+            ])
         return self._page("log_entries", entries, query, lambda entry: pd.in_time_zone(entry, zone))
 
     def _get_log_entries(self, query: Query) -> Obj:
         zone = self._zone(query.get("time_zone"), self.account_time_zone)
-        entries = self._in_window(self._index("log_entries"), self._window(query, zone, max_months=None))
-        return self._log_entry_page(entries, query, zone)
+        index, window = self._index("log_entries"), self._window(query, zone, max_months=None)
+        return self._log_entry_page(self._in_window(index, window), query, zone, ("log_entries", index.fingerprint,
+                                                                                  window))
 
     def _get_incident_log_entries(self, query: Query, id: str) -> Obj:
         if id not in self._index("incidents").by_id:
@@ -749,7 +807,7 @@ class FakePagerDuty:
         low, high = since.timestamp() if since else -math.inf, until.timestamp() if until else math.inf
         inside = (lambda t: low <= t <= high) if self.until_inclusive else (lambda t: low <= t < high)
         entries = [e for e in entries if inside(pd.epoch(e.get("created_at")))]
-        return self._log_entry_page(entries, query, zone)
+        return self._log_entry_page(entries, query, zone, None)
 
     def _directory(self, key: str, items: list[Obj], query: Query) -> Obj:
         text, teams = (query.get("query") or "").lower(), set(query.getlist("team_ids[]"))

@@ -78,7 +78,9 @@ def in_time_zone(node: Any, zone: tzinfo) -> Any:
         return node
     out = {}
     for key, value in node.items():
-        if key in TIME_FIELDS and isinstance(value, str) and (seconds := epoch(value)) > -math.inf:
+        if zone is UTC and key in TIME_FIELDS and isinstance(value, str) and len(value) == 20 and value[-1] == "Z":
+            out[key] = value  # already as PagerDuty renders it in UTC (whole seconds)
+        elif key in TIME_FIELDS and isinstance(value, str) and (seconds := epoch(value)) > -math.inf:
             text = datetime.fromtimestamp(seconds, zone).isoformat(timespec="seconds")
             out[key] = text.replace("+00:00", "Z") if zone is UTC else text
         else:

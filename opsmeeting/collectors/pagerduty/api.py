@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pagerduty
 
@@ -32,6 +32,8 @@ OFFSET_CAP = 10_000
 RETRIED = {429, 500, 502, 503, 504}
 
 Json = dict[str, Any]
+T = TypeVar("T")
+Keep = Callable[[Json], Any]  # maps an item of a page as it arrives; None drops it
 
 
 class PagerDutyFailure(CollectorError):
@@ -192,14 +194,16 @@ class PagerDutyApi:
     # --- pagination ------------------------------------------------------------------------
 
     def pages(self, path: str, key: str, params: Json, *, endpoint: str | None = None,
-              first: Json | None = None) -> list[Json]:
+              first: Json | None = None, keep: Keep | None = None) -> list[Any]:
         """Every item of an offset-paginated list: one probe page with ``total`` (or ``first``, when
         the caller already has it), then the other pages concurrently. Raises _OverCap when the list
-        is longer than the offset cap allows."""
+        is longer than the offset cap allows. ``keep`` maps each item as its page arrives (None drops
+        it), so a page's raw JSON is let go at once: an account's log entries are ten times the memory
+        as parsed JSON that they are as records."""
         endpoint = endpoint or f"GET {path}"
         if first is None:
             first = self.get(path, {**params, "limit": PAGE, "offset": 0, "total": "true"}, endpoint=endpoint)
-        items: list[Json] = _items(first, key, endpoint)
+        items: list[Any] = _kept(first, key, endpoint, keep)
         total = first.get("total")
         if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
             raise PagerDutyFailure(f"{endpoint}: malformed answer (`total` is {total!r})")
@@ -211,45 +215,54 @@ class PagerDutyApi:
                     raise _OverCap()
                 page = self.get(path, {**params, "limit": PAGE, "offset": offset}, endpoint=endpoint)
                 batch = _items(page, key, endpoint)
-                items += batch
+                items += _kept(page, key, endpoint, keep, batch)
                 offset += len(batch)
                 more = page.get("more", False) and bool(batch)
             return items
         if total > OFFSET_CAP:
             raise _OverCap(total)
         offsets = list(range(PAGE, total, PAGE))
-        for page in self._parallel(
-            lambda off: self.get(path, {**params, "limit": PAGE, "offset": off}, endpoint=endpoint), offsets
+        for batch in self._parallel(
+            lambda off: _kept(self.get(path, {**params, "limit": PAGE, "offset": off}, endpoint=endpoint), key,
+                              endpoint, keep), offsets
         ):
-            items += _items(page, key, endpoint)
+            items += batch
         return items
 
-    def ranged(self, path: str, key: str, params: Json, since: datetime, until: datetime) -> list[Json]:
+    def ranged(self, path: str, key: str, params: Json, since: datetime, until: datetime, *,
+               keep: Keep | None = None, over: int | None = None) -> list[Any]:
         """Every item in ``[since, until]``. Past the offset cap the range is cut into as many equal
         parts as the probe's total says are needed (with room to spare), so a busy window costs one
-        wasted probe rather than a bisection's worth."""
+        wasted probe rather than a bisection's worth (none when the caller already counted: ``over``,
+        the range's total past the cap)."""
         try:
-            return self.pages(path, key, {**params, "since": iso_z(since), "until": iso_z(until)})
-        except _OverCap as over:
+            if over is not None:
+                raise _OverCap(over)
+            return self.pages(path, key, {**params, "since": iso_z(since), "until": iso_z(until)}, keep=keep)
+        except _OverCap as exc:
             if until - since <= timedelta(minutes=1):
                 raise PagerDutyFailure(f"GET {path}: more than {OFFSET_CAP} results in one minute") from None
-            parts = max(2, math.ceil((over.total or 0) / (0.8 * OFFSET_CAP)))
+            parts = max(2, math.ceil((exc.total or 0) / (0.8 * OFFSET_CAP)))
             step = (until - since) / parts
             edges = [since + step * i for i in range(parts)] + [until]
             edges = [edges[0], *(e.replace(microsecond=0) for e in edges[1:-1]), edges[-1]]
-            found: list[Json] = []
+            found: list[Any] = []
             for start, end in itertools.pairwise(edges):
-                found += self.ranged(path, key, params, start, end)
+                found += self.ranged(path, key, params, start, end, keep=keep)
             return found
 
-    def for_services(self, path: str, key: str, params: Json, service_ids: list[str], *,
+    def for_services(self, path: str, key: str, params: Json, service_ids: list[str] | None, *,
                      endpoint: str | None = None) -> list[Json]:
         """Every item of a list that has no time range to split (``GET /maintenance_windows``, open
         incidents of any age) for ``service_ids`` (``service_ids[]``): a query whose list is longer than
-        the offset cap is asked again for each half of its services; one service past it is a failure."""
+        the offset cap is asked again for each half of its services; one service past it is a failure.
+        ``service_ids`` None asks for every service's (no filter)."""
         try:
-            return self.pages(path, key, {**params, "service_ids[]": service_ids}, endpoint=endpoint)
+            return self.pages(path, key, params if service_ids is None else {**params, "service_ids[]": service_ids},
+                              endpoint=endpoint)
         except _OverCap:
+            if service_ids is None:
+                raise PagerDutyFailure(f"{endpoint or 'GET ' + path}: more than {OFFSET_CAP} results") from None
             if len(service_ids) <= 1:
                 raise PagerDutyFailure(f"{endpoint or 'GET ' + path}: more than {OFFSET_CAP} results for service "
                                        f"{service_ids[0] if service_ids else '(none)'}") from None
@@ -257,7 +270,7 @@ class PagerDutyApi:
             return (self.for_services(path, key, params, service_ids[:half], endpoint=endpoint)
                     + self.for_services(path, key, params, service_ids[half:], endpoint=endpoint))
 
-    def _parallel(self, fn: Callable[[Any], Json], args: list[Any]) -> list[Json]:
+    def _parallel(self, fn: Callable[[Any], T], args: list[Any]) -> list[T]:
         if not args:
             return []
         if self.source.concurrency <= 1 or len(args) == 1:
@@ -286,6 +299,14 @@ def _json_object(response: Any) -> tuple[Json, str | None]:
     if not isinstance(body, dict):
         return {}, f"a JSON {type(body).__name__}, not an object"
     return body, None
+
+
+def _kept(body: Json, key: str, endpoint: str, keep: Keep | None, items: list[Json] | None = None) -> list[Any]:
+    """The items of a page (``_items``), each mapped by ``keep`` (those it maps to None dropped)."""
+    items = _items(body, key, endpoint) if items is None else items
+    if keep is None:
+        return items
+    return [kept for kept in map(keep, items) if kept is not None]
 
 
 def _items(body: Json, key: str, endpoint: str) -> list[Json]:

@@ -24,6 +24,7 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     OPTIONAL_PARTS,
     event_from_api,
     incident_from_api,
+    with_timeline,
     maintenance_window_from_api,
     person_from_api,
     required_time,
@@ -36,6 +37,7 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
 from opsmeeting.config import PagerDutySource
 from opsmeeting.model import (
     Directory,
+    Event,
     Incident,
     IncidentData,
     Maintenance,
@@ -88,6 +90,8 @@ class PagerDutyCollector(PagerDutyApi):
         super().__init__(source, token=token, environ=environ, sleep=sleep, monotonic=monotonic, backoff=backoff,
                          requests_per_minute=requests_per_minute)
         self.service_ids = sorted(set(service_ids))
+        self._wanted = set(self.service_ids)
+        self._account_services: set[str] | None = None  # every service id of the account, once read
         self.schedule_ids = list(dict.fromkeys(schedule_ids))
         self.now = now
         self._directory: Directory | None = None
@@ -113,6 +117,7 @@ class PagerDutyCollector(PagerDutyApi):
         the services to collect (their source ids); without it, the constructor's ``service_ids``."""
         if setup is not None:
             self.service_ids = sorted({sid for svc in setup.services for sid in svc.source_ids})
+            self._wanted = set(self.service_ids)
         started = self.monotonic()
         collected_at = self.now()
         base = {"time_zone": "UTC"}
@@ -128,11 +133,13 @@ class PagerDutyCollector(PagerDutyApi):
         priorities = optional("priorities", lambda: self.pages("/priorities", "priorities", base), [])
         rank_of = {p["id"]: i for i, p in enumerate(priorities)}
         services = optional("services", self._services, [])
-        incidents_raw = self._incidents(window, collected_at)
+        # each incident and log entry becomes a record as its page arrives (the raw JSON is let go)
+        bare = self._incidents(window, collected_at, rank_of)
         team_filter = _team_filter(services, self.service_ids) if "services" not in unavailable else None
-        entries, strategy = self._log_entries(window, incidents_raw, collected_at, team_filter)
-        missing = self._complete(incidents_raw, entries)
-        incidents = [self._incident(raw, entries.get(raw["id"], []), rank_of) for raw in incidents_raw]
+        entries, strategy = self._log_entries(window, bare, collected_at, team_filter)
+        missing = self._complete(bare, entries)
+        incidents = [with_timeline(incident, entries.pop(incident.id, [])) for incident in bare]
+        del bare, entries
         people = optional("users", lambda: [person_from_api(u) for u in self.pages("/users", "users", base)], [])
         teams = (self._directory.teams if self._directory is not None else
                  optional("teams", lambda: [team_from_api(t) for t in self.pages("/teams", "teams", base)], []))
@@ -155,7 +162,7 @@ class PagerDutyCollector(PagerDutyApi):
         requests = sum(self.log.counts.values())
         notes = [f"{part} could not be read ({why}): {UNAVAILABLE_EFFECT[part]}" for part, why in unavailable.items()]
         if missing:
-            numbers = sorted(int(raw.get("incident_number") or 0) for raw in incidents_raw if raw["id"] in missing)
+            numbers = sorted(incident.number for incident in incidents if incident.id in missing)
             shown = ", ".join(f"#{n}" for n in numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10
                                                                  else "")
             notes.append(f"the timeline of {len(numbers)} incident(s) is incomplete even from their own log "
@@ -171,32 +178,39 @@ class PagerDutyCollector(PagerDutyApi):
         )
         return data, status
 
-    def _complete(self, incidents: list[Json], entries: dict[str, list[Json]]) -> set[str]:
+    def _complete(self, incidents: list[Incident], entries: dict[str, list[Event]]) -> set[str]:
         """The completeness check: each incident has its trigger entry, and one that PagerDuty says is
         acknowledged or resolved has that entry. Incidents that miss one get their own log entries
         (one request each); the ids of those still incomplete are returned."""
-        gaps = [raw for raw in incidents if _timeline_gap(raw, entries.get(raw["id"], []))]
+        gaps = [incident for incident in incidents if _timeline_gap(incident.status, entries.get(incident.id, []))]
         if not gaps:
             return set()
-
-        def own(raw: Json) -> Json:
-            return {"id": raw["id"], "entries": self._own_entries(raw["id"])}
-
         still: set[str] = set()
-        for raw, result in zip(gaps, self._parallel(own, gaps), strict=True):
-            known = {e["id"]: e for e in [*entries.get(raw["id"], []), *result["entries"]]}
-            entries[raw["id"]] = list(known.values())
-            if _timeline_gap(raw, entries[raw["id"]]):
-                still.add(raw["id"])
+        for incident, own in zip(gaps, self._parallel(lambda i: self._own_entries(i.id), gaps), strict=True):
+            known = {e.id: e for e in [*entries.get(incident.id, []), *own]}
+            entries[incident.id] = list(known.values())
+            if _timeline_gap(incident.status, entries[incident.id]):
+                still.add(incident.id)
         return still
 
-    def _own_entries(self, incident_id: str) -> list[Json]:
+    def _own_entries(self, incident_id: str) -> list[Event]:
         return self.pages(f"/incidents/{incident_id}/log_entries", "log_entries",
-                          {"time_zone": "UTC", "is_overview": "false"}, endpoint="GET /incidents/{id}/log_entries")
+                          {"time_zone": "UTC", "is_overview": "false"}, endpoint="GET /incidents/{id}/log_entries",
+                          keep=event_from_api)
 
-    def _groups(self) -> list[list[str]]:
+    def _groups(self) -> list[list[str] | None]:
+        """The ``service_ids[]`` of each query of a list by service: at most 100 ids a query (URLs stay
+        short), or one query with no filter (None) when the services are every service of the account
+        (as discovery of a whole account makes them): each group's last page is a part page, and 20
+        groups of 100 would cost 20 requests where one does."""
+        if self._every_service():
+            return [None]
         return [self.service_ids[i : i + SERVICE_IDS_PER_QUERY]
                 for i in range(0, len(self.service_ids), SERVICE_IDS_PER_QUERY)]
+
+    def _every_service(self) -> bool:
+        return (self._account_services is not None and len(self.service_ids) > 1
+                and self._account_services == self._wanted)
 
     def _earlier_open(self, window: Window, collected_at: datetime, rank_of: dict[str, int]) -> list[Incident]:
         """The services' incidents opened before the window and still open now, whatever their age (for
@@ -210,13 +224,14 @@ class PagerDutyCollector(PagerDutyApi):
         found: dict[str, Json] = {}
         for group in self._groups():
             for raw in self.for_services("/incidents", "incidents", params, group, endpoint=OPEN_INCIDENTS):
+                if group is None and _service_id(raw) not in self._wanted:
+                    continue
                 created = required_time(raw.get("created_at"), f"incident {raw['id']}")
                 if created < window.start and raw.get("status") in ("triggered", "acknowledged"):
                     found[raw["id"]] = raw
         changed = sorted(incident_id for incident_id, raw in found.items() if _changed_after(raw, as_of))
-        timelines = {result["id"]: result["entries"] for result in self._parallel(
-            lambda incident_id: {"id": incident_id, "entries": self._own_entries(incident_id)}, changed)}
-        earlier = [self._incident(raw, timelines.get(raw["id"], []), rank_of) for raw in found.values()]
+        timelines = dict(zip(changed, self._parallel(self._own_entries, changed), strict=True))
+        earlier = [incident_from_api(raw, timelines.get(raw["id"], []), rank_of) for raw in found.values()]
         return sorted(earlier, key=lambda i: (i.created_at, i.number))
 
     def _maintenance(self, window: Window) -> Maintenance:
@@ -228,7 +243,7 @@ class PagerDutyCollector(PagerDutyApi):
         # from the previous window's start (its SLOs exclude them too; with the default 28-day period and a
         # 14-day rotation that is the whole period) to the end of the next rotation (the handoff's)
         since, until = window.start - (window.end - window.start), following(window).end
-        wanted = set(self.service_ids)
+        wanted = self._wanted
         found: dict[str, MaintenanceWindow] = {}
         for group in self._groups():
             for raw in self.for_services("/maintenance_windows", "maintenance_windows", {"filter": "all"}, group):
@@ -237,24 +252,32 @@ class PagerDutyCollector(PagerDutyApi):
                     found[item.id] = item
         return Maintenance(since=since, until=until, windows=sorted(found.values(), key=lambda m: (m.start, m.id)))
 
-    def _incidents(self, window: Window, collected_at: datetime) -> list[Json]:
+    def _incidents(self, window: Window, collected_at: datetime, rank_of: dict[str, int]) -> list[Incident]:
+        """The window's incidents of the services, each a record without its timeline yet (a range
+        split's parts and a repeated page are de-duplicated by id)."""
         since, until = window.start - MARGIN, min(window.end + MARGIN, max(collected_at, window.end))
-        found: dict[str, Json] = {}
+        wanted = self._wanted
+
+        def keep(raw: Json) -> Incident | None:
+            created = required_time(raw.get("created_at"), f"incident {raw['id']}")
+            if not window.start <= created < window.end or _service_id(raw) not in wanted:
+                return None
+            return incident_from_api(raw, [], rank_of)
+
+        found: dict[str, Incident] = {}
         for group in self._groups():
-            params = {"time_zone": "UTC", "service_ids[]": group}
-            for raw in self.ranged("/incidents", "incidents", params, since, until):
-                created = required_time(raw.get("created_at"), f"incident {raw['id']}")
-                if window.start <= created < window.end:
-                    found[raw["id"]] = raw
+            params: Json = {"time_zone": "UTC"} if group is None else {"time_zone": "UTC", "service_ids[]": group}
+            for incident in self.ranged("/incidents", "incidents", params, since, until, keep=keep):
+                found[incident.id] = incident
         return list(found.values())
 
     def _log_entries(
-        self, window: Window, incidents: list[Json], collected_at: datetime, team_ids: list[str] | None
-    ) -> tuple[dict[str, list[Json]], str]:
+        self, window: Window, incidents: list[Incident], collected_at: datetime, team_ids: list[str] | None
+    ) -> tuple[dict[str, list[Event]], str]:
         """Pick the cheaper strategy from a count probe and collect every entry of the incidents.
         ``team_ids`` narrows the account-wide list to the teams of the configured services, when every
         one of them has a team (``_team_filter``); the completeness check catches what it misses."""
-        wanted = {raw["id"] for raw in incidents}
+        wanted = {incident.id for incident in incidents}
         if not wanted:
             return {}, "no incidents"
         since, until = window.start - MARGIN, collected_at
@@ -267,39 +290,31 @@ class PagerDutyCollector(PagerDutyApi):
         total = probe.get("total")
         account_cost = math.inf if total is None else math.ceil(total / PAGE) + 2 * (total // OFFSET_CAP)
         per_incident_cost = len(wanted)
-        by_incident: dict[str, list[Json]] = {i: [] for i in wanted}
+        by_incident: dict[str, list[Event]] = {i: [] for i in wanted}
         if account_cost <= per_incident_cost:
-            if total is not None and total <= OFFSET_CAP:
-                rest = self.pages("/log_entries", "log_entries", ranged_params, first=probe)
-            else:
-                rest = self.ranged("/log_entries", "log_entries", params, since, until)
-            for entry in rest:
+
+            def keep(entry: Json) -> tuple[str, Event] | None:
                 incident = entry.get("incident")
                 incident_id = incident.get("id") if isinstance(incident, dict) else None
-                if incident_id in by_incident:
-                    by_incident[incident_id].append(entry)
+                return (incident_id, event_from_api(entry)) if incident_id in wanted else None
+
+            if total is not None and total <= OFFSET_CAP:
+                rest = self.pages("/log_entries", "log_entries", ranged_params, first=probe, keep=keep)
+            else:  # the probe counted the range: its parts are asked for at once
+                rest = self.ranged("/log_entries", "log_entries", params, since, until, keep=keep, over=total)
+            for incident_id, event in rest:
+                by_incident[incident_id].append(event)
             return by_incident, f"account-wide log entries: {total} entries in the range"
 
-        def one(incident_id: str) -> Json:
-            entries = self.pages(f"/incidents/{incident_id}/log_entries", "log_entries",
-                                 {"time_zone": "UTC", "is_overview": "false"},
-                                 endpoint="GET /incidents/{id}/log_entries")
-            return {"id": incident_id, "entries": entries}
-
-        for result in self._parallel(one, sorted(wanted)):
-            by_incident[result["id"]] = result["entries"]
+        ids = sorted(wanted)
+        by_incident.update(zip(ids, self._parallel(self._own_entries, ids), strict=True))
         return by_incident, f"per-incident log entries ({len(wanted)} incidents < {total} account-wide entries)"
 
-    @staticmethod
-    def _incident(raw: Json, entries: list[Json], rank_of: dict[str, int]) -> Incident:
-        events = [event_from_api(e) for e in {e["id"]: e for e in entries}.values()]
-        return incident_from_api(raw, events, rank_of)
-
     def _services(self) -> list[SourceService]:
-        wanted = set(self.service_ids)
         every = (self._directory.services if self._directory is not None else
                  [service_from_api(s) for s in self.pages("/services", "services", {"time_zone": "UTC"})])
-        return [s for s in every if s.id in wanted]
+        self._account_services = {s.id for s in every}
+        return [s for s in every if s.id in self._wanted]
 
     def _shifts(self, window: Window) -> tuple[list[Shift], list[str]]:
         """Each schedule's final rendered entries in the window; a schedule that cannot be read (a stale
@@ -353,9 +368,13 @@ def _changed_after(raw: Json, as_of: datetime) -> bool:
     return False
 
 
-def _timeline_gap(raw: Json, entries: list[Json]) -> bool:
-    kinds = {str(e.get("type", "")).removesuffix("_log_entry") for e in entries}
-    status = raw.get("status")
-    return ("trigger" not in kinds
-            or (status == "acknowledged" and not kinds & {"acknowledge", "acknowledgement"})
-            or (status == "resolved" and "resolve" not in kinds))
+def _timeline_gap(status: str, entries: list[Event]) -> bool:
+    kinds = {e.kind for e in entries}
+    return ("triggered" not in kinds
+            or (status == "acknowledged" and "acknowledged" not in kinds)
+            or (status == "resolved" and "resolved" not in kinds))
+
+
+def _service_id(raw: Json) -> str | None:
+    service = raw.get("service")
+    return service.get("id") if isinstance(service, dict) else None

@@ -77,7 +77,7 @@ def _event(id: str, kind: EventKind, at: datetime, agent_type: str | None, agent
     return Event(id=id, kind=kind, at=at, actor=actor(agent_type, agent_id), person_id=person_id,
                  interrupting=(notification_type in INTERRUPTING) if kind == "notified" else None,
                  escalation=escalation, note=note,
-                 assignees=(assignees or []) if kind in ("assigned", "escalated") else [])
+                 assignees=tuple(assignees or ()) if kind in ("assigned", "escalated") else ())
 
 
 def event_from_api(raw: Json) -> Event:
@@ -114,21 +114,30 @@ def _holders(items: Any, key: str) -> list[Holder]:
     return list(out.values())
 
 
+def with_timeline(incident: Incident, events: list[Event]) -> Incident:
+    """``incident`` (from ``incident_from_api`` without events) with its timeline: the events once each
+    (by id), in time order; a resolved incident whose answer gave no ``resolved_at`` takes its last
+    resolve event's time."""
+    timeline = sorted({e.id: e for e in events}.values(), key=lambda e: (e.at, e.id))
+    update: dict[str, Any] = {"events": timeline}
+    if incident.status == "resolved" and incident.resolved_at is None:
+        resolves = [e.at for e in timeline if e.kind == "resolved"]
+        update["resolved_at"] = resolves[-1] if resolves else None
+    return incident.model_copy(update=update)
+
+
 def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -> Incident:
-    """An incident as the API sends it, with its timeline; ``rank_of`` maps priority ids to ranks."""
-    timeline = sorted(events, key=lambda e: (e.at, e.id))
+    """An incident as the API sends it, with its timeline (``with_timeline``); ``rank_of`` maps priority
+    ids to ranks."""
     status = raw.get("status", "triggered")
     urgency = raw.get("urgency", "high")
     if status not in ("triggered", "acknowledged", "resolved") or urgency not in ("high", "low"):
         raise PagerDutyFailure(f"incident {raw['id']}: malformed answer (status {status!r}, urgency {urgency!r})")
     created_at = required_time(raw.get("created_at"), f"incident {raw['id']}")
     resolved_at = time_or_none(raw.get("resolved_at"))
-    if status == "resolved" and resolved_at is None:
-        resolves = [e.at for e in timeline if e.kind == "resolved"]
-        resolved_at = resolves[-1] if resolves else None
     number = raw.get("incident_number")
     priority = _text(_ref(raw, "priority").get("id"))
-    return Incident(
+    incident = Incident(
         id=raw["id"],
         number=number if isinstance(number, int) and not isinstance(number, bool) else 0,
         title=str(raw.get("title") or raw.get("summary") or ""),
@@ -140,11 +149,13 @@ def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -
         severity_rank=rank_of.get(priority) if priority else None,
         key=_text(raw.get("incident_key")),
         url=_text(raw.get("html_url")),
-        events=timeline,
         assignments=[] if status == "resolved" else _holders(raw.get("assignments"), "assignee"),
         acknowledgements=[] if status != "acknowledged" else _holders(raw.get("acknowledgements"), "acknowledger"),
         status_changed_at=time_or_none(raw.get("last_status_change_at")),
     )
+    if events or (status == "resolved" and incident.resolved_at is None):
+        return with_timeline(incident, events)
+    return incident
 
 
 def maintenance_window_from_api(raw: Json) -> MaintenanceWindow:
