@@ -9,6 +9,10 @@ Layout (schema 2)::
       slos.json         the SLO source's data (SloData): window, previous window, period, daily and
                         fine series per service and SLO
 
+A part is written as it is serialised, a thousand records at a time, never as one document in memory;
+one longer than ``COMPRESS_ABOVE`` (16 MiB) is written gzip-compressed instead (``incidents.json.gz``,
+as a 2,000-service organisation's is), which ``read_snapshot`` reads the same way.
+
 Schema 1 (``pagerduty.json`` and ``prometheus.json``, in PagerDuty's vocabulary) is read through a
 migration, so an archive of older reports still re-renders. Within schema 2, fields are only ever
 added with a default that means "not collected" (``IncidentData.earlier_open`` and ``maintenance``
@@ -18,11 +22,13 @@ them reads as one that lacks them, and the report says what it cannot tell.
 
 from __future__ import annotations
 
+import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from opsmeeting.collectors.pagerduty.vocabulary import incident_data_from_v1
 from opsmeeting.collectors.prometheus import slo_data_from_v1
@@ -36,6 +42,10 @@ PARTS: dict[str, tuple[str, type[IncidentData] | type[SloData]]] = {
     "slos": ("slos.json", SloData),
 }
 V1_PARTS = {"pagerduty": ("pagerduty.json", "incidents"), "prometheus": ("prometheus.json", "slos")}
+STREAMED = {"incidents": "incidents", "slos": "measurements"}  # each part's long list, written in chunks
+CHUNK = 1000
+COMPRESS_ABOVE = 16 * 1024 * 1024
+GZIP = ".gz"
 
 
 def write_snapshot(snapshot: Snapshot, directory: Path) -> None:
@@ -47,7 +57,65 @@ def write_snapshot(snapshot: Snapshot, directory: Path) -> None:
         for role, (name, _) in PARTS.items():
             part = getattr(snapshot, role)
             if part is not None:
-                (tmp / name).write_text(part.model_dump_json() + "\n", encoding="utf-8")
+                with _SpillingWriter(tmp / name) as out:
+                    for chunk in _json_chunks(part, STREAMED[role]):
+                        out.write(chunk)
+                    out.write(b"\n")
+
+
+def _json_chunks(model: BaseModel, field: str) -> Iterator[bytes]:
+    """``model``'s JSON (as ``model_dump_json``, fields in their order) with its list ``field`` dumped
+    ``CHUNK`` items at a time."""
+    names = list(type(model).model_fields)
+    at = names.index(field)
+    head = model.model_dump_json(include=set(names[:at])).encode()
+    tail = model.model_dump_json(include=set(names[at + 1 :])).encode()
+    items = getattr(model, field)
+    adapter: TypeAdapter[list[Any]] = TypeAdapter(type(model).model_fields[field].annotation)  # type: ignore[arg-type]  # a list field's annotation
+    yield head[:-1] + (b"," if len(head) > 2 else b"") + json.dumps(field).encode() + b":["
+    for start in range(0, len(items), CHUNK):
+        yield (b"," if start else b"") + adapter.dump_json(items[start : start + CHUNK])[1:-1]
+    yield b"]" + (b"," + tail[1:] if len(tail) > 2 else b"}")
+
+
+class _SpillingWriter:
+    """Bytes to ``path``: kept in memory up to ``COMPRESS_ABOVE``, written plain if the whole stays under
+    it, else spilled into ``path`` + ``.gz`` (gzip, level 6) and streamed there."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.buffer, self.size = path, bytearray(), 0
+        self.compressed: gzip.GzipFile | None = None
+
+    def __enter__(self) -> _SpillingWriter:
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.compressed is not None:
+            self.compressed.write(data)
+            return
+        self.buffer += data
+        if self.size > COMPRESS_ABOVE:
+            self.compressed = gzip.GzipFile(self.path.with_name(self.path.name + GZIP), "wb", compresslevel=6)
+            self.compressed.write(self.buffer)
+            self.buffer = bytearray()
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if self.compressed is not None:
+            self.compressed.close()
+        elif kind is None:
+            self.path.write_bytes(self.buffer)
+
+
+def _part_bytes(path: Path) -> bytes:
+    """A part's JSON: ``path``, or its gzip-compressed ``path.gz`` when the part was written so."""
+    packed = path.with_name(path.name + GZIP)
+    if packed.is_file():
+        try:
+            return gzip.decompress(packed.read_bytes())
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{packed}: unreadable: {exc}") from None
+    return path.read_bytes()
 
 
 def read_snapshot(directory: Path) -> Snapshot:
@@ -70,7 +138,7 @@ def read_snapshot(directory: Path) -> Snapshot:
             continue
         path = directory / name
         try:
-            document[role] = model.model_validate_json(path.read_bytes())
+            document[role] = model.model_validate_json(_part_bytes(path))
         except OSError as exc:
             raise InputError(f"{path}: unreadable: {exc.strerror or exc}") from None
         except ValidationError as exc:

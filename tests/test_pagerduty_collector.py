@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -305,6 +306,39 @@ def test_rate_limiter_paces_requests(fake):
     # 60 a minute: one a second, so n requests need n - 1 seconds of waiting
     assert sum(slept) == pytest.approx(status.requests - 1)
 
+
+
+def test_the_rate_limit_budget_waits_for_the_reset_and_is_never_refused(fake):
+    """With the account's rate-limit headers followed (no fixed pace), a collection of more requests than
+    the limit allows in a period bursts while the budget lasts, waits for each reset, and gets no 429:
+    the same data as an unlimited collection, in about as many periods as the requests need."""
+    world(fake)
+    source = PagerDutySource(base_url=fake.url, ca_bundle=fake.ca_bundle)
+    free, free_status = PagerDutyCollector(source, service_ids=["PS1", "PS2"], token="test-token",
+                                           now=lambda: COLLECTED, requests_per_minute=0).collect(WINDOW)
+    fake.rate_limit, fake.rate_window = 5, 1.0
+    time.sleep(1.0)  # the unlimited collection's requests leave the period
+    began = time.monotonic()
+    limited = PagerDutyCollector(source, service_ids=["PS1", "PS2"], token="test-token", now=lambda: COLLECTED)
+    data, status = limited.collect(WINDOW)
+    elapsed = time.monotonic() - began
+    assert fake.rate_limited == 0 and status.status == "ok"
+    assert data.incidents == free.incidents and status.requests == free_status.requests
+    periods = math.ceil(status.requests / (5 - source.concurrency))  # the budget keeps `concurrency` in hand
+    assert status.requests > 5 and elapsed >= 0.8 * (status.requests // 5)
+    assert limited.budget is not None and limited.budget.waited > 0 and elapsed < periods + 2
+
+
+def test_without_the_budget_the_fake_refuses_past_its_limit(fake):
+    """The fake's limit is real: an unpaced client gets 429s past it (answered with ratelimit-reset),
+    which the collector's retry loop then waits out."""
+    world(fake)
+    fake.rate_limit, fake.rate_window = 5, 1.0
+    slept: list[float] = []
+    c = collector(fake, concurrency=1, max_retries=10, sleep=lambda s: (slept.append(s), time.sleep(s)))
+    data, status = c.collect(WINDOW)
+    assert fake.rate_limited > 0 and status.status == "ok" and data.incidents
+    assert slept and all(s == 1.0 for s in slept)
 
 
 def log_entry_queries(fake: FakePagerDuty) -> list:

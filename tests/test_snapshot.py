@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from opsmeeting import snapshot as snapshot_module
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.cli import sample_snapshot_dir
 from opsmeeting.errors import InputError
@@ -23,6 +24,36 @@ def test_a_snapshot_round_trips(tmp_path):
     write_snapshot(sample, tmp_path / "copy")
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["incidents.json", "manifest.json", "slos.json"]
     assert read_snapshot(tmp_path / "copy") == sample
+
+
+def test_parts_are_streamed_byte_for_byte_as_one_document(tmp_path):
+    """Each part is written a chunk of records at a time, yet is exactly the JSON of the whole model;
+    so is a part whose long list is empty or shorter than a chunk."""
+    sample = read_snapshot(sample_snapshot_dir())
+    assert sample.incidents is not None and sample.slos is not None
+    for part in (sample.incidents, sample.slos, sample.incidents.model_copy(update={"incidents": []}),
+                 sample.slos.model_copy(update={"measurements": sample.slos.measurements[:1]})):
+        field = "incidents" if hasattr(part, "incidents") else "measurements"
+        assert b"".join(snapshot_module._json_chunks(part, field)) == part.model_dump_json().encode()
+
+
+def test_a_large_part_is_written_compressed_and_read_back(tmp_path, monkeypatch):
+    """Past COMPRESS_ABOVE a part goes to ``<name>.gz`` (gzip), read as if it were plain; a damaged one
+    is named."""
+    import gzip
+
+    sample = read_snapshot(sample_snapshot_dir())
+    monkeypatch.setattr(snapshot_module, "COMPRESS_ABOVE", 10_000)
+    monkeypatch.setattr(snapshot_module, "CHUNK", 3)
+    write_snapshot(sample, tmp_path / "copy")
+    names = sorted(p.name for p in (tmp_path / "copy").iterdir())
+    assert names == ["incidents.json.gz", "manifest.json", "slos.json.gz"]
+    packed = gzip.decompress((tmp_path / "copy" / "incidents.json.gz").read_bytes())
+    assert sample.incidents is not None and packed == sample.incidents.model_dump_json().encode() + b"\n"
+    assert read_snapshot(tmp_path / "copy") == sample
+    (tmp_path / "copy" / "slos.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(InputError, match=r"slos\.json\.gz: unreadable"):
+        read_snapshot(tmp_path / "copy")
 
 
 def test_a_schema_1_snapshot_loads_through_its_migration():

@@ -20,7 +20,9 @@ import json
 import math
 import os
 import re
+import threading
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -209,6 +211,7 @@ class PrometheusCollector:
         self.session.mount(self.url, HTTPAdapter(max_retries=retry, pool_maxsize=10))
         self.headers = headers
         self.auth = auth
+        self._one_range = threading.Lock()
 
     # --- low level -----------------------------------------------------------------------------
 
@@ -233,7 +236,15 @@ class PrometheusCollector:
             raise PrometheusFailure(_describe(exc)) from None
         return _checked(result, "value")
 
-    def range(self, query: str, start: datetime, end: datetime, step: timedelta) -> list[dict[str, Any]]:
+    def range(self, query: str, start: datetime, end: datetime, step: timedelta, *,
+              compact: bool = False) -> list[dict[str, Any]]:
+        """A range vector, checked at the boundary; ``compact``: each item's ``values`` as a ``Series``
+        (``series``), 8 bytes a sample where the parsed JSON takes 150, and only one such query at a
+        time, as its answer is parsed whole first (a 2,000-service SLO's hourly answer: about 300 MB)."""
+        if compact:
+            with self._one_range:
+                return [{"metric": item["metric"], "series": Series.of(item["values"], start, step)}
+                        for item in self.range(query, start, end, step)]
         self._count("GET /api/v1/query_range")
         try:
             result = self.client.custom_query_range(
@@ -320,7 +331,8 @@ class PrometheusCollector:
                 if job.span is None:
                     results[(job.slo, job.kind)] = self.instant(job.query, job.at)
                 else:
-                    results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], job.step)
+                    results[(job.slo, job.kind)] = self.range(job.query, job.span[0], job.span[1], job.step,
+                                                              compact=job.kind.startswith("hourly_"))
             except PrometheusFailure as exc:
                 message = exc.message
                 errors.setdefault(job.slo, f"{job.kind} query failed: {message}")
@@ -372,8 +384,8 @@ class PrometheusCollector:
             for item in results.get((slo.name, kind)) or []:
                 label = item["metric"].get(group)
                 if label in labels:
-                    points = {float(t): number(v) for t, v in item["values"]}
-                    skipped = sum(v is None for v in points.values())
+                    points = item["series"]
+                    skipped = points.not_numbers
                     if skipped:
                         notes[labels[label]][_scope(kind)].append(
                             f"{_kind_label(kind)}: {skipped} hourly value(s) not a number: their days are null")
@@ -524,6 +536,63 @@ def _hourly(start: datetime, end: datetime, first: dict[float, float | None], to
         goods.append(None if g is None else max(g, 0.0) if t is None else min(max(g, 0.0), t))
         totals.append(t)
     return HourlyCounts(start=start, step_seconds=int(step), good=goods, total=totals)
+
+
+class Series:
+    """A range query's samples of one series, keyed by timestamp like a ``dict[float, float | None]``
+    (None: a value that is not a number), stored on the query's grid in an ``array('d')``: ``-inf``
+    where the series has no sample, NaN where its value is not a number. A sample off the grid (a
+    server that answers other timestamps) is kept beside it."""
+
+    __slots__ = ("not_numbers", "off_grid", "start", "step", "values")
+    MISSING = -math.inf
+
+    def __init__(self, start: float, step: float, values: array[float], off_grid: dict[float, float | None],
+                 not_numbers: int) -> None:
+        self.start, self.step, self.values, self.off_grid, self.not_numbers = start, step, values, off_grid, not_numbers
+
+    @classmethod
+    def of(cls, pairs: list[Any], start: datetime, step: timedelta) -> Series:
+        begin, seconds = _ts(start), step.total_seconds()
+        values, off_grid, not_numbers = array("d"), {}, 0
+        for t, raw in pairs:
+            try:
+                at = float(t)
+            except (TypeError, ValueError):
+                raise PrometheusFailure(f"malformed answer: sample time {str(t)[:40]!r} is not a number") from None
+            value = number(raw)
+            not_numbers += value is None
+            slot = (at - begin) / seconds
+            if slot >= 0 and slot == int(slot) and slot < 1_000_000:
+                index = int(slot)
+                if index >= len(values):
+                    values.extend([cls.MISSING] * (index + 1 - len(values)))
+                values[index] = math.nan if value is None else value
+            else:
+                off_grid[at] = value
+        return cls(begin, seconds, values, off_grid, not_numbers)
+
+    def _slot(self, key: float) -> int | None:
+        slot = (key - self.start) / self.step
+        if slot >= 0 and slot == int(slot) and int(slot) < len(self.values):
+            return int(slot)
+        return None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, float | int):
+            return False
+        slot = self._slot(float(key))
+        return (slot is not None and self.values[slot] != self.MISSING) or key in self.off_grid
+
+    def __getitem__(self, key: float) -> float | None:
+        slot = self._slot(key)
+        if slot is not None and self.values[slot] != self.MISSING:
+            value = self.values[slot]
+            return None if math.isnan(value) else value
+        return self.off_grid[key]
+
+    def get(self, key: float, default: float | None = None) -> float | None:
+        return self[key] if key in self else default  # noqa: SIM401 (this is the mapping's get)
 
 
 def slo_data_from_v1(data: dict[str, Any]) -> SloData:

@@ -244,8 +244,10 @@ class PagerDutySource(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
     max_retries: int = Field(default=4, ge=0, le=10)
     concurrency: int = Field(default=4, ge=1, le=16)
-    requests_per_minute: int = Field(
-        default=900, ge=0, description="Pace below PagerDuty's 960/minute limit; 0 turns pacing off."
+    requests_per_minute: int | None = Field(
+        default=None, ge=0,
+        description="None: as fast as the account's rate-limit headers allow (ratelimit-remaining, ratelimit-reset); "
+                    "a number: also at most that many a minute (room for other tools on the key); 0: no pacing at all.",
     )
 
     @property

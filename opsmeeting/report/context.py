@@ -105,12 +105,14 @@ class ReportContext:
     page_size: str = "A4"
     detailed: list[ServiceScorecard] = field(default_factory=list)  # services shown in full (appendix, SLOs)
     summarised: list[ServiceScorecard] = field(default_factory=list)  # the rest, one table row each (print)
+    summarised_more: int = 0  # services past the summary table's rows (print): in the page and scorecards.csv
     responders_shown: list[ResponderScorecard] = field(default_factory=list)
     ranked_shown: list[ServiceScorecard] = field(default_factory=list)
     majors_shown: list[MajorIncident] = field(default_factory=list)
     guard: RenderGuard = field(default_factory=RenderGuard)
     attention: Attention = field(default_factory=lambda: Attention([]))
     teams: list[TeamScorecard] = field(default_factory=list)  # most incidents first
+    teams_shown: list[TeamScorecard] = field(default_factory=list)  # those of the team table and cards
     team_sparklines: dict[str, Sparkline | None] = field(default_factory=dict)  # team → incidents per rotation
     focus: list[TeamFocus] = field(default_factory=list)  # presentation mode's team focus (screen only)
     burn: BurnView = field(default_factory=lambda: BurnView())  # exclusions, burn episodes, calendar budgets
@@ -217,6 +219,10 @@ class Detail:
     responders_shown: list[ResponderScorecard]
     ranked_shown: list[ServiceScorecard]
     majors_shown: list[MajorIncident]
+    summarised_more: int = 0
+
+
+SUMMARY_ROWS = 4  # the PDF's summary table holds at most this many times ``pdf_detail`` services
 
 
 MAJORS_SHOWN = 10  # major incidents in full; the others in one line
@@ -227,7 +233,9 @@ def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, li
     them by impact), the rest in one line. Services, by priority: the page shows every one; the PDF of
     a large organisation shows the ``limit`` highest-priority services plus any that missed an SLO or
     had a major incident (at most twice ``limit``) in full, and summarises the rest in one table, so
-    the pre-read stays readable."""
+    the pre-read stays readable: at most ``SUMMARY_ROWS`` × ``limit`` of them, the next by priority
+    (the others are counted; they are in the page and scorecards.csv). So the PDF of 2,000 services is
+    about as long as that of 500."""
     responders = sorted(cards.responders, key=lambda r: (-r.interruptions, r.name))
     majors_shown = cards.major_incidents[:MAJORS_SHOWN]
     if medium == "screen" or len(cards.services) <= limit:
@@ -243,13 +251,30 @@ def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, li
             break
         if card.service in notable:
             keep.add(card.service)
+    rest = [c for c in ranked if c.service not in keep]
     return Detail(
         detailed=[c for c in ranked if c.service in keep],
-        summarised=[c for c in ranked if c.service not in keep],
+        summarised=rest[:SUMMARY_ROWS * limit],
         responders_shown=responders[:limit],
         ranked_shown=ranked[:limit],
         majors_shown=majors_shown,
+        summarised_more=max(len(rest) - SUMMARY_ROWS * limit, 0),
     )
+
+
+def teams_shown(teams: list[TeamScorecard], medium: Medium, limit: int) -> list[TeamScorecard]:
+    """The teams of the team table and cards: every one on the page; in the PDF of an organisation of
+    more than ``limit`` teams, the first ``limit`` (most incidents first) and any other that missed an
+    SLO, at most twice ``limit``, in the same order (every team is in the page and teams.csv)."""
+    if medium == "screen" or len(teams) <= limit:
+        return teams
+    keep = {t.team for t in teams[:limit]}
+    for team in teams[limit:]:
+        if len(keep) >= 2 * limit:
+            break
+        if team.slos_missed:
+            keep.add(team.team)
+    return [t for t in teams if t.team in keep]
 
 
 def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, charts: dict[str, Chart],
@@ -288,6 +313,7 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
             sparklines[(slo.service, slo.name)] = sparkline(series, objective)
     generated = cards.generated_at.astimezone(ZoneInfo(tz))
     shown = detail(cards, ranked, medium, setup.pdf_detail)
+    teams = sorted(cards.teams, key=lambda t: (-(t.incidents.incidents_total or 0), -t.slos_missed, t.display_name))
     return ReportContext(
         title=setup.title,
         setup=setup,
@@ -311,12 +337,14 @@ def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, chart
         guard=RenderGuard(templates_dir),
         detailed=shown.detailed,
         summarised=shown.summarised,
+        summarised_more=shown.summarised_more,
         responders_shown=shown.responders_shown,
         ranked_shown=shown.ranked_shown,
         majors_shown=shown.majors_shown,
         attention=attention(cards, meeting, ranked),
         burn=burn_view(cards),
-        teams=sorted(cards.teams, key=lambda t: (-(t.incidents.incidents_total or 0), -t.slos_missed, t.display_name)),
+        teams=teams,
+        teams_shown=teams_shown(teams, medium, setup.pdf_detail),
         team_sparklines={t.team: sparkline([None if v is None else float(v) for v in t.trend.incidents_total])
                          for t in cards.teams if t.trend is not None},
         focus=team_focus(cards, meeting) if medium == "screen" else [],

@@ -348,11 +348,13 @@ class FakePagerDuty:
         clock: Callable[[], datetime] = session_now,
         spec_path: Path | str | None = None,
         rate_limit: int | None = None,
+        rate_window: float = 60.0,
     ) -> None:
         self.token, self.validate, self.until_inclusive = token, validate, until_inclusive
         # ``rate_limit``: enforce PagerDuty's limit (requests a minute, sliding): a request past it gets a
-        # 429 (code 2020) with the rate-limit headers, and is not served; None only reports the headers
-        self.rate_limit = rate_limit
+        # 429 (code 2020) with the rate-limit headers, and is not served; None only reports the headers.
+        # ``rate_window``: the limit's period in seconds (PagerDuty's minute; shorter in tests)
+        self.rate_limit, self.rate_window = rate_limit, rate_window
         self.rate_limited = 0  # requests refused with a 429 by ``rate_limit``
         self.account_time_zone, self.clock = account_time_zone, clock
         self.services: list[Obj] = []
@@ -560,7 +562,7 @@ class FakePagerDuty:
         if self.rate_limit is None:
             return False
         now = time.monotonic()
-        while self._recent and self._recent[0] <= now - 60:
+        while self._recent and self._recent[0] <= now - self.rate_window:
             self._recent.popleft()
         if len(self._recent) < self.rate_limit:
             return False
@@ -573,13 +575,13 @@ class FakePagerDuty:
         now = time.monotonic()
         limit = self.rate_limit or RATE_LIMIT
         with self._lock:
-            while self._recent and self._recent[0] <= now - 60:
+            while self._recent and self._recent[0] <= now - self.rate_window:
                 self._recent.popleft()
             used, oldest = len(self._recent), self._recent[0] if self._recent else now
         return {
             "ratelimit-limit": str(limit),
             "ratelimit-remaining": str(max(0, limit - used)),
-            "ratelimit-reset": str(max(1, math.ceil(60 - (now - oldest)))),
+            "ratelimit-reset": str(max(1, math.ceil(self.rate_window - (now - oldest)))),
         }
 
     @staticmethod

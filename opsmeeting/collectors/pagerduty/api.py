@@ -63,6 +63,46 @@ class _RateLimiter:
             self.sleep(start - now)
 
 
+class _Budget:
+    """The account's own count of what is left of its rate limit (PagerDuty's ``ratelimit-remaining`` and
+    ``ratelimit-reset`` headers, shared by every worker): requests go at full speed while the minute's
+    budget lasts; when only ``reserve`` requests are left (the ones other workers may have in flight),
+    each worker waits for the reset. So a collection of more than 960 requests takes the minute it must,
+    and is never refused: no 429, no retry. Each request started counts against the budget until the
+    next answer says what is left."""
+
+    def __init__(self, reserve: int, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.reserve, self.clock, self.sleep = reserve, clock, sleep
+        self.remaining: int | None = None  # None: not known (no answer yet, or the reset has passed)
+        self.reset_at = 0.0
+        self.lock = threading.Lock()
+        self.waited = 0.0  # seconds spent waiting for a reset, all workers together
+
+    def wait(self) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                if self.remaining is not None and now >= self.reset_at:
+                    self.remaining = None
+                if self.remaining is None or self.remaining > self.reserve:
+                    if self.remaining is not None:
+                        self.remaining -= 1
+                    return
+                delay = self.reset_at - now
+            self.waited += delay
+            self.sleep(delay)
+
+    def update(self, headers: Any) -> None:
+        try:
+            remaining, reset = int(headers.get("ratelimit-remaining")), float(headers.get("ratelimit-reset"))
+        except (TypeError, ValueError):
+            return
+        if remaining < 0 or not 0 <= reset <= 3600:
+            return
+        with self.lock:
+            self.remaining, self.reset_at = remaining, self.clock() + reset
+
+
 _QUIET = logging.getLogger("opsmeeting.pagerduty-client")
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
@@ -113,7 +153,10 @@ class PagerDutyApi:
         self.backoff = backoff
         self.log = RequestLog()
         pace = source.requests_per_minute if requests_per_minute is None else requests_per_minute
-        self.limiter = _RateLimiter(pace, monotonic, sleep)
+        self.limiter = _RateLimiter(pace or 0, monotonic, sleep)
+        # 0 turns pacing off entirely (a proxy of your own, a test fake); otherwise the account's
+        # rate-limit headers are followed too
+        self.budget = _Budget(source.concurrency, monotonic, sleep) if pace != 0 else None
         if token is None:
             env = environ if environ is not None else __import__("os").environ
             token = env.get(source.token_env)
@@ -136,11 +179,15 @@ class PagerDutyApi:
         attempts = 0
         while True:
             self.limiter.wait()
+            if self.budget is not None:
+                self.budget.wait()
             started = self.monotonic()
             try:
                 response = self.client.get(path, params=params)
             except pagerduty.HttpError as exc:
                 self.log.add(endpoint, self.monotonic() - started)
+                if exc.response is not None and self.budget is not None:
+                    self.budget.update(exc.response.headers)
                 status = exc.response.status_code if exc.response is not None else None
                 if status == 401:
                     raise PagerDutyFailure(
@@ -157,6 +204,8 @@ class PagerDutyApi:
                 self.sleep(self._backoff(attempts))
                 continue
             self.log.add(endpoint, self.monotonic() - started)
+            if self.budget is not None:
+                self.budget.update(response.headers)
             status = response.status_code
             if response.is_success:
                 body, problem = _json_object(response)

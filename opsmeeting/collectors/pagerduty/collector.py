@@ -24,7 +24,6 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     OPTIONAL_PARTS,
     event_from_api,
     incident_from_api,
-    with_timeline,
     maintenance_window_from_api,
     person_from_api,
     required_time,
@@ -33,6 +32,7 @@ from opsmeeting.collectors.pagerduty.vocabulary import (
     shift_from_api,
     team_from_api,
     time_or_none,
+    with_timeline,
 )
 from opsmeeting.config import PagerDutySource
 from opsmeeting.model import (
