@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -41,6 +42,7 @@ WINDOW_START = datetime(2026, 10, 19, 8, 0, tzinfo=UTC)
 WINDOW_LENGTH = timedelta(days=14)
 WINDOW_END = WINDOW_START + WINDOW_LENGTH
 AS_OF = WINDOW_END + timedelta(hours=1)  # collection time: nothing happens after the window end
+PAGE = 100  # PagerDuty's largest page
 REAL_API_PER_MINUTE = 960  # PagerDuty's REST API limit per key
 DEFAULT_PACE = 900  # opsmeeting's default requests_per_minute
 
@@ -292,12 +294,13 @@ def generate_org(scale: Scale) -> Any:
                            start=WINDOW_START, end=WINDOW_END, seed=1)
 
 
-def start_fake(org: Any) -> Any:
-    """The PagerDuty fake, response and request validation off (see RESULTS.md), indexes prebuilt."""
+def start_fake(org: Any, rate_limit: int | None = None) -> Any:
+    """The PagerDuty fake, response and request validation off (see RESULTS.md), indexes prebuilt;
+    ``rate_limit``: it refuses requests past that many a minute with 429s, as PagerDuty does."""
     from tests.fakes import pagerduty_data as pd
     from tests.fakes.pagerduty import FakePagerDuty
 
-    fake = FakePagerDuty(TOKEN, validate=False, clock=lambda: AS_OF).start()
+    fake = FakePagerDuty(TOKEN, validate=False, clock=lambda: AS_OF, rate_limit=rate_limit).start()
     pd.load_into(fake, org)
     fake._index("incidents")  # built once here rather than inside the first timed request
     fake._index("log_entries")
@@ -314,7 +317,8 @@ LATENCY = {"name": "latency", "kind": "latency", "objective": 0.99, "histogram":
 
 
 def write_config(path: Path, org: Any | None, *, services: int, prometheus_url: str | None,
-                 pagerduty: Any | None, output: Path, schedules: bool = True, smtp_port: int | None = None) -> Path:
+                 pagerduty: Any | None, output: Path, schedules: bool = True, smtp_port: int | None = None,
+                 pace: int | None = 0) -> Path:
     """An opsmeeting configuration for the fakes: service i is ``svc-000i`` in Prometheus and
     ``PS0000i`` in PagerDuty, in PagerDuty's team of that service. No ``pagerduty_team_ids``: the
     fake filters ``team_ids[]`` by scanning every entry on every page, a cost of the fake only."""
@@ -343,7 +347,9 @@ def write_config(path: Path, org: Any | None, *, services: int, prometheus_url: 
     }
     if pagerduty is not None:
         config["sources"]["pagerduty"] = {"base_url": pagerduty.url, "ca_bundle": pagerduty.ca_bundle,
-                                          "token_env": TOKEN_ENV, "requests_per_minute": 0}
+                                          "token_env": TOKEN_ENV}
+        if pace is not None:  # None: opsmeeting's default, the account's rate-limit headers
+            config["sources"]["pagerduty"]["requests_per_minute"] = pace
     if prometheus_url:
         config["sources"]["prometheus"] = {"url": prometheus_url}
     if smtp_port:
@@ -353,6 +359,17 @@ def write_config(path: Path, org: Any | None, *, services: int, prometheus_url: 
     output.mkdir(parents=True, exist_ok=True)  # the state store's folder must exist
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def request_floor(org: Any, incidents: int, log_entries: int, services: int) -> int:
+    """The fewest PagerDuty requests that can carry one window's data of ``org``: 100 items a page for
+    the incidents, their log entries, the services, teams and users, one for the priorities, one per
+    schedule, and at least one each for the open incidents of earlier rotations and the maintenance
+    windows (the handoff)."""
+    pages = math.ceil(incidents / PAGE) + math.ceil(log_entries / PAGE)
+    reference = (math.ceil(services / PAGE) + math.ceil(len(org.teams) / PAGE) + math.ceil(len(org.users) / PAGE)
+                 + 1 + len(org.schedules))
+    return pages + reference + 2
 
 
 def real_api_floor_s(requests: int, per_minute: int = REAL_API_PER_MINUTE) -> float:

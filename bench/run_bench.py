@@ -32,6 +32,7 @@ from common import (
     OUT,
     QUIET_BUSY_FRACTION,
     QUIET_MAX_WAIT_S,
+    REAL_API_PER_MINUTE,
     ROOT,
     STAGE,
     TOKEN,
@@ -50,6 +51,7 @@ from common import (
     prepare_dataset,
     process_cpu,
     real_api_floor_s,
+    request_floor,
     run_child,
     service_name,
     stage,
@@ -538,18 +540,72 @@ def bench_run(repeats: int) -> Json:
 
 
 def bench_scaling(repeats: int) -> Json:
+    """The whole run at 1×, 2× and 4× (``repeats`` runs per scale, a fresh process each), then the
+    snapshot of the last run read back alone in a fresh process, as ``opsmeeting render`` reads it."""
     rows = []
     for factor in SCALING:
         scale = Scale().times(factor)
         log(f"scaling ×{factor}: {scale.services} services, {scale.incidents} incidents")
         with Environment(scale, f"scaling-{factor}x") as env:
-            summary = _pipeline_summary(env.pipeline())
-            summary.update({"factor": factor, "services": scale.services, "teams": scale.teams,
-                            "log_entries": len(env.org.log_entries), "prometheus_samples": env.info.samples,
-                            "slos": scale.services * 2})
+            runs = []
+            for n in range(repeats):
+                runs.append(_pipeline_summary(env.pipeline()))
+                log(f"scaling ×{factor} run {n + 1}/{repeats}: {runs[-1]['total_wall_s']:.1f} s, "
+                    f"peak {runs[-1]['process_peak_rss_mib']:.0f} MiB")
+            read = stage("snapshot-read", "--dir", runs[-1]["snapshot_dir"])
+            entries = len(env.org.log_entries)
+            floor = request_floor(env.org, runs[-1]["incidents"], entries, scale.services)
+        summary = dict(runs[-1])
+        for key in ("total_wall_s", "process_wall_s", "process_cpu_s"):
+            summary[key] = median([r[key] for r in runs])
+            summary[f"{key}_runs"] = [r[key] for r in runs]
+        summary["process_peak_rss_mib"] = median([r["process_peak_rss_mib"] for r in runs])
+        summary["process_peak_rss_mib_runs"] = [r["process_peak_rss_mib"] for r in runs]
+        summary["stages"] = {k: {**runs[-1]["stages"][k], "wall_s": median([r["stages"][k]["wall_s"] for r in runs]),
+                                 "peak_rss_mib": max(r["stages"][k]["peak_rss_mib"] for r in runs)}
+                             for k in runs[-1]["stages"]}
+        requests = [r["sources"]["pagerduty"]["requests"] for r in runs]
+        summary.update({"factor": factor, "services": scale.services, "teams": scale.teams, "log_entries": entries,
+                        "prometheus_samples": env.info.samples, "slos": scale.services * 2,
+                        "pagerduty_requests": median(requests), "pagerduty_requests_runs": requests,
+                        "request_floor": floor, "snapshot_read_s": _step(read, "load_snapshot")["wall_s"],
+                        "snapshot_read_peak_rss_mib": read.result["process_peak_rss_mib"],
+                        "exit_codes": [r["exit_code"] for r in runs]})
         rows.append(summary)
-        log(f"scaling ×{factor}: {summary['total_wall_s']:.1f} s, peak {summary['process_peak_rss_mib']:.0f} MiB")
-    return {"rows": rows, "runs_per_scale": 1, "prometheus_spacing_s": RUN_SPACING}
+        log(f"scaling ×{factor}: median {summary['total_wall_s']:.1f} s, peak {summary['process_peak_rss_mib']:.0f} "
+            f"MiB, snapshot {summary['snapshot_bytes'] / 1e6:.1f} MB read in {summary['snapshot_read_s']:.1f} s")
+    return {"rows": rows, "runs_per_scale": repeats, "prometheus_spacing_s": RUN_SPACING,
+            "targets": {"peak_rss_mib_4x": 1200e6 / 2**20, "wall_ratio_4x": 4.4, "request_excess": 0.03,
+                        "pdf_s_4x": 60.0, "pdf_pages_ratio_4x": 2.0, "compress_above_bytes": 100e6}}
+
+
+def bench_ratelimit(repeats: int) -> Json:
+    """PagerDuty's rate limit, simulated: the fake refuses past 960 requests a minute (429, with its
+    headers), and opsmeeting collects the 1× organisation with its default pacing (the account's
+    rate-limit headers). Its time against the request floor (its requests at 960 a minute)."""
+    del repeats  # each run takes the minutes the limit imposes: one
+    scale = Scale()
+    org = generate_org(scale)
+    work = OUT / "ratelimit"
+    with ExitStack() as stack:
+        fake = start_fake(org, rate_limit=REAL_API_PER_MINUTE)
+        stack.callback(fake.stop)
+        config = write_config(work / "config.yaml", org, services=scale.services, prometheus_url=None,
+                              pagerduty=fake, output=work / "reports", pace=None)
+        log("ratelimit: collecting the 1× organisation against a fake that enforces 960 requests a minute")
+        child = stage("pd-collect", "--config", config, "--window", window_text(), "--ids", work / "ids.json",
+                      env={TOKEN_ENV: TOKEN})
+        refused, counts = fake.rate_limited, fake.request_counts()
+    collect = _step(child, "collect")
+    status = child.result["status"]
+    floor = real_api_floor_s(status["requests"])
+    log(f"ratelimit: {collect['wall_s']:.1f} s for {status['requests']} requests (floor {floor:.1f} s), "
+        f"{refused} refused")
+    return {"limit_per_minute": REAL_API_PER_MINUTE, "wall_s": collect["wall_s"], "cpu_s": collect["cpu_s"],
+            "requests": status["requests"], "status": status["status"], "refused_429": refused,
+            "server_counts": counts, "floor_s": floor, "ratio_to_floor": collect["wall_s"] / floor,
+            "incidents": child.result["incidents"], "log_entries": child.result["log_entries"],
+            "target_ratio": 1.05}
 
 
 # --- start-up ------------------------------------------------------------------------------------------
@@ -596,7 +652,8 @@ def bench_startup(repeats: int) -> Json:
 
 BENCHES: dict[str, Callable[[int], Json]] = {
     "pagerduty": bench_pagerduty, "prometheus": bench_prometheus, "aggregate": bench_aggregate,
-    "render": bench_render, "run": bench_run, "scaling": bench_scaling, "startup": bench_startup,
+    "render": bench_render, "run": bench_run, "scaling": bench_scaling, "ratelimit": bench_ratelimit,
+    "startup": bench_startup,
 }
 
 

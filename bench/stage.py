@@ -572,6 +572,8 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
     total = time.perf_counter() - began
     snapshot = seen["collected"].snapshot
     rendered = seen.get("rendered")
+    folder = result.files.json.parent / "snapshot" if result.files is not None else None
+    parts = {p.name: p.stat().st_size for p in folder.iterdir()} if folder is not None and folder.is_dir() else {}
     covered = sum(v["wall_s"] for v in meter.steps.values())
     return {
         "total_wall_s": total, "other_wall_s": total - covered, "exit_code": int(result.exit_code),
@@ -582,13 +584,23 @@ def stage_pipeline(args: argparse.Namespace, meter: Meter) -> Json:
         "pdf_pages": _pdf_pages(rendered.pdf if rendered else None),
         "pdf_bytes": len(rendered.pdf or b"") if rendered else 0,
         "html_bytes": len(rendered.html.encode()) if rendered else 0,
+        "snapshot_dir": str(folder) if folder is not None else None, "snapshot_parts": parts,
+        "snapshot_bytes": sum(parts.values()),
     }
+
+
+def stage_snapshot_read(args: argparse.Namespace, meter: Meter) -> Json:
+    """``read_snapshot`` of a run's snapshot directory (as ``opsmeeting render`` does), alone in a process."""
+    snapshot = _read(args.dir, meter)
+    assert snapshot.incidents is not None
+    return {"incidents": len(snapshot.incidents.incidents)}
 
 
 STAGES: dict[str, Callable[[argparse.Namespace, Meter], Json]] = {
     "dataset": stage_dataset, "pd-collect": stage_pd_collect, "pd-naive": stage_pd_naive,
     "prom-collect": stage_prom_collect, "prom-window": stage_prom_window, "snapshot": stage_snapshot,
     "aggregate": stage_aggregate, "render": stage_render, "pipeline": stage_pipeline,
+    "snapshot-read": stage_snapshot_read,
 }
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from opsmeeting import discovery
+from opsmeeting import discovery, memory
 from opsmeeting.aggregate.model import History, Scorecards
 from opsmeeting.aggregate.scorecards import build_scorecards
 from opsmeeting.collectors import BuildContext, Collector, Source
@@ -172,6 +172,7 @@ def collect(
             assert collector is not None
             data[source.role], statuses[source.name] = collector.collect(window, setup)
             gc.freeze()  # what a source returned lives to the end of the run: later stages need not sweep it
+            memory.release()  # its pages and answers, parsed and let go
         except Exception as exc:  # a source's failure, expected or not, never costs another source its data
             statuses[source.name] = _failed(exc, collector, started)
             data[source.role] = None
@@ -257,8 +258,10 @@ def make_report(snapshot: Snapshot, directory: Path, meeting_for: Callable[[Scor
     started = time.perf_counter()
     cards = build_scorecards(snapshot, history=history)
     aggregation = time.perf_counter() - started
+    memory.release()  # the aggregation's frames
     meeting = meeting_for(cards)
     rendered = render_report(cards, meeting, templates_dir=templates_dir, pdf=pdf)
+    memory.release()  # the PDF's layout
     cards = cards.model_copy(update={"item_errors": [*cards.item_errors, *rendered.item_errors]})
     files = write_report(directory, cards, rendered, meeting)
     return Report(cards=cards, files=files, exit_code=exit_code_for(snapshot, cards),

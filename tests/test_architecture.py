@@ -9,9 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "opsmeeting"
 
-BASE = {"errors", "timefmt", "durations", "fsutil", "names"}
+BASE = {"errors", "timefmt", "durations", "fsutil", "names", "memory"}
 ALLOWED: dict[str, set[str]] = {
-    "errors": set(), "timefmt": set(), "durations": set(), "fsutil": set(), "names": set(),
+    "errors": set(), "timefmt": set(), "durations": set(), "fsutil": set(), "names": set(), "memory": set(),
     "window": {"errors", "timefmt"},
     "model": {"window"},
     "config": {*BASE, "model", "window"},

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opsmeeting.aggregate.model import INCIDENT_KEYS, Scorecards
-from opsmeeting.fsutil import atomic_write_bytes, atomic_write_text
+from opsmeeting.fsutil import atomic_write_bytes, atomic_write_chunks, atomic_write_text
 from opsmeeting.meeting.model import MeetingView
 from opsmeeting.report.render import RenderedReport
 
@@ -43,7 +44,14 @@ def scorecards_document(cards: Scorecards, meeting: MeetingView | None = None) -
 
 
 def scorecards_json(cards: Scorecards, meeting: MeetingView | None = None) -> str:
-    return json.dumps(scorecards_document(cards, meeting), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(scorecards_json_chunks(cards, meeting))
+
+
+def scorecards_json_chunks(cards: Scorecards, meeting: MeetingView | None = None) -> Iterator[str]:
+    """scorecards.json's text, as the encoder makes it (the same text as ``scorecards_json``)."""
+    encoder = json.JSONEncoder(indent=1, ensure_ascii=False, allow_nan=False)
+    yield from encoder.iterencode(scorecards_document(cards, meeting))
+    yield "\n"
 
 
 def read_scorecards(path: Path) -> Scorecards:
@@ -115,7 +123,7 @@ def write_report(directory: Path, cards: Scorecards, rendered: RenderedReport,
         csv=directory / "scorecards.csv",
         teams_csv=directory / "teams.csv",
     )
-    atomic_write_text(files.json, scorecards_json(cards, meeting))
+    atomic_write_chunks(files.json, scorecards_json_chunks(cards, meeting))
     atomic_write_text(files.csv, scorecards_csv(cards))
     assert files.teams_csv is not None
     atomic_write_text(files.teams_csv, teams_csv(cards))
