@@ -170,7 +170,7 @@ class Runner:
             self.log(f"resuming from {snapshot_dir} (state: {record.state})")
         if snapshot is None:
             snapshot = self._collect(ledger, key, window, target)
-        files, code, _ = self._render(store, window, snapshot, target)
+        files, code, cards = self._render(store, window, snapshot, target)
         ledger.rendered(key, complete=code == ExitCode.OK)
         if window.provisional or not self.channels:
             nothing = self.config.email is None and not self.config.chat
@@ -178,7 +178,7 @@ class Runner:
                              else "report written")
         for channel in self.channels:
             ledger.want(key, channel, "resent" if force and ledger.was_sent(key, channel) else "report")
-        return self._finish(store, ledger, key, target, code, files)
+        return self._finish(store, ledger, key, target, code, files, cards)
 
     def _recollect(self, store: Store, ledger: Ledger, window: Window, target: Path, record: WindowRecord,
                    before: Snapshot) -> RunResult:
@@ -212,7 +212,7 @@ class Runner:
                     corrected |= ledger.want(key, channel, "corrected") is not None
             if corrected:
                 message += "; its numbers changed: a corrected report is sent"
-        result = self._finish(store, ledger, key, target, code, files)
+        result = self._finish(store, ledger, key, target, code, files, cards)
         return RunResult(result.exit_code, files, message if result.exit_code != ExitCode.DELIVERY_FAILED
                          else result.message)
 
@@ -232,7 +232,7 @@ class Runner:
                              templates_dir=self.config.output.templates_dir, pdf=self.pdf)
         self.log("rendered " + " · ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
         if not window.provisional:
-            store.record_window(report.cards.to_json_dict())
+            store.record_window(report.cards.history_document())
         return report.files, report.exit_code, report.cards
 
     def _meeting(self, store: Store, window: Window, cards: Scorecards) -> MeetingView:
@@ -245,12 +245,12 @@ class Runner:
         )
 
     def _finish(self, store: Store, ledger: Ledger, key: str, target: Path, code: ExitCode,
-                files: ReportFiles) -> RunResult:
+                files: ReportFiles, cards: Scorecards) -> RunResult:
         if files.pdf is None:
             unsent = _sent_phrase([d.channel for d in ledger.unsent(key)], joint="nor") or "delivered"
             return RunResult(code, files, f"report written without a PDF (--no-pdf): not {unsent}; the next run "
                                           "without --no-pdf sends it")
-        sent = self._deliver_all(store, ledger, key, target)
+        sent = self._deliver_all(store, ledger, key, target, cards)
         if sent is None:
             return RunResult(ExitCode.DELIVERY_FAILED, files, f"{self._errors(ledger, key)}; the report is kept in "
                                                                f"{target} and the next run will send it")
@@ -263,29 +263,32 @@ class Runner:
 
     # --- deliveries --------------------------------------------------------------------------------
 
-    def _deliver_all(self, store: Store, ledger: Ledger, key: str, directory: Path) -> list[str] | None:
+    def _deliver_all(self, store: Store, ledger: Ledger, key: str, directory: Path,
+                     cards: Scorecards | None = None) -> list[str] | None:
         """Send the window's unsent deliveries (its lock is held), each on its own: one that fails does
         not keep the others from being sent. The channels sent, or None when one failed (it stays
-        unsent: the next run retries)."""
+        unsent: the next run retries). ``cards``: the scorecards this run just wrote to ``directory``
+        (else they are read back from its scorecards.json)."""
         sent, failed = [], False
         for delivery in ledger.unsent(key):
             current = ledger.refresh(delivery)  # read again under the lock: another run may have sent it
             if current is None or current.state not in ("pending", "failed"):
                 continue
-            outcome = self._send(store, ledger, current, directory)
+            outcome = self._send(store, ledger, current, directory, cards)
             if outcome == "sent":
                 sent.append(current.channel)
             failed |= outcome == "failed"
         return None if failed else sent
 
-    def _send(self, store: Store, ledger: Ledger, delivery: Delivery, directory: Path) -> str:
+    def _send(self, store: Store, ledger: Ledger, delivery: Delivery, directory: Path,
+              written: Scorecards | None = None) -> str:
         email = self.config.email if delivery.channel == EMAIL and self.emails else None
         channel = self.chats.get(delivery.channel)
         if email is None and channel is None:
             return "skipped"  # configured when it was asked for; it is kept until it is again
         what = "email" if email is not None else "post"
         try:
-            cards = read_scorecards(directory / "scorecards.json")
+            cards = written if written is not None else read_scorecards(directory / "scorecards.json")
         except (OSError, ValueError) as exc:
             ledger.settle(delivery, "abandoned", error=f"its report is gone: {exc}")
             self.log(f"warning: the report of {directory.name} is gone ({directory}); its {what} to "

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field, ValidationError
+
 from opsmeeting.aggregate.model import INCIDENT_KEYS, Scorecards
 from opsmeeting.fsutil import atomic_write_bytes, atomic_write_chunks, atomic_write_text
 from opsmeeting.meeting.model import MeetingView
@@ -54,13 +56,23 @@ def scorecards_json_chunks(cards: Scorecards, meeting: MeetingView | None = None
     yield "\n"
 
 
+class _WrittenScorecards(Scorecards):
+    """scorecards.json as written: the scorecards, and the meeting loop's keys beside them (ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    items: Any = Field(default=None, exclude=True)
+    notes: Any = Field(default=None, exclude=True)
+
+
 def read_scorecards(path: Path) -> Scorecards:
-    """A written scorecards.json as Scorecards (the meeting loop's keys left aside); ValueError or
-    OSError when it is not one."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return Scorecards.model_validate({k: v for k, v in data.items() if k not in MEETING_KEYS})
+    """A written scorecards.json as Scorecards (the meeting loop's keys left aside), parsed from its
+    bytes straight into the model (no document of dicts first); ValueError or OSError when it is not one."""
+    try:
+        written = _WrittenScorecards.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {exc.errors()[0]['msg'] if exc.errors() else exc}") from None
+    fields = set(Scorecards.model_fields)
+    return Scorecards.model_construct(written.model_fields_set & fields, **{k: getattr(written, k) for k in fields})
 
 
 def scorecards_csv(cards: Scorecards) -> str:
