@@ -4,6 +4,7 @@ chart leaves something out; the screen SVG follows the page theme; output is the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import subprocess
@@ -60,7 +61,7 @@ def overspent_cards(demo: Scorecards, factors: list[float]) -> Scorecards:
     base = next(s for s in base_service.slos if s.name == "availability")
     services = []
     for i, factor in enumerate(factors):
-        daily = [d.model_copy(update={"good": (d.total or 0) - ((d.total or 0) - (d.good or 0)) * factor})
+        daily = [dataclasses.replace(d, good=(d.total or 0) - ((d.total or 0) - (d.good or 0)) * factor)
                  for d in base.daily]
         slo = base.model_copy(update={
             "service": f"svc{i}", "name": "availability-latency-combined" if i % 3 == 0 else "availability",

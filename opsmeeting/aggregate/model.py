@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass
 
 from opsmeeting.model import Role, Setup, SourceRole, SourceStatus
 from opsmeeting.window import Window
@@ -84,7 +85,13 @@ class IncidentMetrics(Card):
 SloStatus = Literal["ok", "low_traffic", "no_data", "error", "excluded"]
 
 
-class DailySli(Card):
+# The records a large organisation has by the hundred thousand (attributions, days, noise candidates):
+# slotted, validated dataclasses rather than models, at a third of the memory; their JSON is the same.
+RECORD = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, slots=True, config=RECORD)
+class DailySli:
     date: str
     good: float | None
     total: float | None
@@ -138,7 +145,8 @@ class SloPrevious(Card):
     excluded: list[SloExclusion] = Field(default_factory=list)
 
 
-class BudgetAttribution(Card):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class BudgetAttribution:
     """How much of an SLO's bad events in the window fell inside one incident's open interval."""
 
     incident_id: str
@@ -437,7 +445,8 @@ class Handoff(Card):
     notes: list[str] = Field(default_factory=list)  # what is unknown about single incidents
 
 
-class PageWithoutBurn(Card):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class PageWithoutBurn:
     """A high-urgency incident in whose hours none of its service's SLOs burned budget faster than 1×:
     a noise candidate (METRICS.md, "Burn rates and alerting gaps")."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from opsmeeting.fsutil import atomic_write_text
 from opsmeeting.report.render import environment
@@ -51,12 +52,43 @@ def _entry(folder: Path, data: dict[str, Any]) -> ArchiveEntry:
     )
 
 
+class _Read(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Slo(_Read):
+    met: bool | None = None
+
+
+class _Service(_Read):
+    service: str
+    priority: dict[str, Any] | None = None
+    slos: list[_Slo] = Field(default_factory=list)
+
+
+class _Overall(_Read):
+    incidents: dict[str, Any]
+
+
+class _Document(_Read):
+    """What the archive reads of a scorecards.json: parsed from its bytes, everything else skipped (a
+    2,000-service rotation's document is 70 MB, and the archive lists every rotation)."""
+
+    window: dict[str, Any]
+    overall: _Overall
+    services: list[_Service]
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+
 def archive_entries(out: Path) -> list[ArchiveEntry]:
     entries = []
     for path in sorted(out.glob("*/scorecards.json")):
         try:
-            entries.append(_entry(path.parent, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, KeyError):
+            entries.append(_entry(path.parent, _Document.model_validate_json(path.read_bytes()).as_dict()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # a foreign folder: not ours to list
     return sorted(entries, key=lambda e: e.folder, reverse=True)
 
