@@ -4,7 +4,7 @@
 # gets its own virtualenv, bench/.venv-slogen. Everything generated goes under bench/out/.
 #
 #   make bench                          every sub-benchmark; writes bench/results.json, bench/RESULTS.md
-#   make bench BENCH=prometheus         one of: pagerduty prometheus aggregate render run scaling
+#   make bench BENCH=prometheus         one of: pagerduty prometheus aggregate render run scaling ratelimit startup
 #   make bench BENCH_REPEAT=1           fewer runs per measurement (default 3)
 
 BENCH        ?= all

@@ -44,7 +44,6 @@ WINDOW_END = WINDOW_START + WINDOW_LENGTH
 AS_OF = WINDOW_END + timedelta(hours=1)  # collection time: nothing happens after the window end
 PAGE = 100  # PagerDuty's largest page
 REAL_API_PER_MINUTE = 960  # PagerDuty's REST API limit per key
-DEFAULT_PACE = 900  # opsmeeting's default requests_per_minute
 
 Json = dict[str, Any]
 

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import (
     AS_OF,
     BENCH,
-    DEFAULT_PACE,
     OUT,
     QUIET_BUSY_FRACTION,
     QUIET_MAX_WAIT_S,
@@ -167,7 +166,6 @@ def bench_pagerduty(repeats: int) -> Json:
                    "naive_vs_opsmeeting_requests": naive["requests"] / requests,
                    "naive_vs_opsmeeting_wall": naive_wall / wall},
         "real_api": {"per_minute": 960, "opsmeeting_floor_s": real_api_floor_s(requests),
-                     "opsmeeting_at_default_pace_s": real_api_floor_s(requests, DEFAULT_PACE),
                      "minimum_floor_s": real_api_floor_s(minimum),
                      "naive_floor_s": real_api_floor_s(naive["requests"])},
     }
@@ -534,7 +532,6 @@ def bench_run(repeats: int) -> Json:
                   "server": "aiosmtpd on 127.0.0.1 (plain SMTP), in the harness process"},
         "targets": {"wall_s": 60.0, "peak_rss_mib": 1536.0},
         "real_api": {"pagerduty_requests": pd_requests, "floor_s": real_api_floor_s(pd_requests),
-                     "at_default_pace_s": real_api_floor_s(pd_requests, DEFAULT_PACE),
                      "wall_with_floor_s": wall - cli_stages.get("pagerduty", 0.0) + real_api_floor_s(pd_requests)},
     }
 
@@ -680,6 +677,7 @@ def save(section: str, data: Json, version: Json) -> None:
                         "code_at_end": code_version()}
     RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
     (BENCH / "RESULTS.md").write_text(report.render(results))
+    report.plot_scaling(results, BENCH / "scaling.png")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ start; a maintenance window before a correction that starts with it). The hours 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -17,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from opsmeeting.model import SetupSlo, SloMeasurement, Snapshot
+from opsmeeting.model.base import FloatColumn
 from opsmeeting.window import Window
 
 HOUR = 3600.0
@@ -58,8 +60,7 @@ class Hours:
         if m.hourly is not None and m.hourly.total:
             step = float(m.hourly.step_seconds)
             first = round((m.hourly.start.timestamp() - origin) / step)
-            good = np.array([np.nan if v is None else v for v in m.hourly.good], dtype=float)
-            total = np.array([np.nan if v is None else v for v in m.hourly.total], dtype=float)
+            good, total = _floats(m.hourly.good), _floats(m.hourly.total)
             if len(good) != len(total):
                 return None
             return cls(origin, step, first, good, total)
@@ -217,3 +218,10 @@ def correct(hours: Hours | None, exclusions: list[Exclusion], start: datetime, e
 
 def hour_start(origin: datetime, k: int, step: float = HOUR) -> datetime:
     return origin + timedelta(seconds=k * step)
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """Optional numbers as a float array, None as NaN (a ``FloatColumn`` holds them so already)."""
+    if isinstance(values, FloatColumn):
+        return np.array(values.values, dtype=float)
+    return np.array([np.nan if v is None else v for v in values], dtype=float)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from opsmeeting.model.base import Frozen
+from opsmeeting.model.base import FloatColumn, Frozen
 
 
 class Counts(Frozen):
@@ -42,8 +42,8 @@ class HourlyCounts(Frozen):
 
     start: datetime
     step_seconds: int = 3600
-    good: list[float | None] = Field(default_factory=list)
-    total: list[float | None] = Field(default_factory=list)
+    good: FloatColumn = Field(default_factory=FloatColumn)
+    total: FloatColumn = Field(default_factory=FloatColumn)
 
 
 class SloMeasurement(Frozen):
