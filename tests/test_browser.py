@@ -11,6 +11,7 @@ $OPSMEETING_ARTIFACTS when set, else to pytest's tmp_path.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import struct
@@ -73,8 +74,8 @@ def hostile_snapshot() -> tuple[Any, str]:
             return incident
         note = Event(id="R-HOSTILE", kind="annotated", at=incident.created_at + timedelta(minutes=1),
                      actor=Actor(kind="human"), note=HOSTILE_NOTE)
-        return incident.model_copy(update={"title": HOSTILE_TITLE, "url": HOSTILE_INCIDENT_URL,
-                                           "events": [*incident.events, note]})
+        return dataclasses.replace(incident, title=HOSTILE_TITLE, url=HOSTILE_INCIDENT_URL,
+                                   events=[*incident.events, note])
 
     data = sample.incidents.model_copy(update={"incidents": [spoil(i) for i in sample.incidents.incidents]})
     setup = sample.setup.model_copy(update={"title": HOSTILE_REPORT_TITLE})

@@ -4,6 +4,7 @@ hand-built snapshots (every number by hand), against the PagerDuty fake over HTT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator
@@ -199,7 +200,7 @@ def test_incidents_opened_before_the_window():
                          acknowledgements=[Holder(person_id="U1", at=before + timedelta(hours=1))])
     changed_blind = Incident(id="Q41", number=41, title="Queue lag", service_id="PS2", created_at=before,
                              status="acknowledged", urgency="high", status_changed_at=END + timedelta(minutes=5))
-    other_service = unchanged.model_copy(update={"id": "Q42", "number": 42, "service_id": "PS9"})
+    other_service = dataclasses.replace(unchanged, id="Q42", number=42, service_id="PS9")
     h = handoff_of([incident(43, at(days=2))], earlier_open=[unchanged, changed_blind, other_service])
     assert {i.number for i in h.open_incidents} == {40, 41, 43}
     forty = by_number(h.open_incidents, 40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -119,7 +120,7 @@ def test_hostile_titles_are_text_and_fetch_nothing(sample, tmp_path):
     assert sample.incidents is not None
     incidents = list(sample.incidents.incidents)
     major = next(i for i, inc in enumerate(incidents) if inc.severity_rank == 0)
-    incidents[major] = incidents[major].model_copy(update={"title": HOSTILE})
+    incidents[major] = dataclasses.replace(incidents[major], title=HOSTILE)
     hostile = sample.model_copy(update={
         "incidents": sample.incidents.model_copy(update={"incidents": incidents}),
         "setup": sample.setup.model_copy(update={"title": '<iframe src="file:///etc/passwd"></iframe>'}),

@@ -15,6 +15,7 @@ The PDF and page tests need poppler's ``pdffonts``, fontconfig's ``fc-match`` an
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import re
@@ -208,10 +209,10 @@ def fixture_snapshot() -> Snapshot:
     people = [p.model_copy(update={"name": names[p.id]}) for p in sample.incidents.people]
     teams = [t.model_copy(update={"display_name": TEAMS[i]}) for i, t in enumerate(sample.setup.teams)]
     services = [s.model_copy(update={"display_name": SERVICES[i]}) for i, s in enumerate(sample.setup.services)]
-    incidents = [inc.model_copy(update={"title": TITLES[i % len(TITLES)]})
+    incidents = [dataclasses.replace(inc, title=TITLES[i % len(TITLES)])
                  for i, inc in enumerate(sample.incidents.incidents)]
     major = next(i for i, inc in enumerate(incidents) if inc.severity_rank == 0)
-    incidents[major] = incidents[major].model_copy(update={"title": LONG_TITLE})
+    incidents[major] = dataclasses.replace(incidents[major], title=LONG_TITLE)
     return sample.model_copy(update={
         "setup": sample.setup.model_copy(update={"teams": teams, "services": services}),
         "incidents": sample.incidents.model_copy(update={"people": people, "incidents": incidents}),

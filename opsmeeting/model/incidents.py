@@ -87,18 +87,23 @@ class Event:
     assignees: tuple[Interned, ...] = ()  # Person ids
 
 
-class Holder(Frozen):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class Holder:
     """Someone holding an incident when it was collected: an assignee or an acknowledger, since ``at``."""
 
     person_id: str
     at: datetime | None = None
 
 
-class Incident(Frozen):
+@dataclass(frozen=True, slots=True, config=RECORD)
+class Incident:
+    """An incident, a compact record like its events (an account has tens of thousands): change one
+    with ``dataclasses.replace``."""
+
     id: str
     number: int
     title: str
-    service_id: str  # the source's service id
+    service_id: Interned  # the source's service id
     created_at: datetime
     status: Literal["triggered", "acknowledged", "resolved"]
     urgency: Literal["high", "low"]

@@ -19,6 +19,7 @@ which kept PagerDuty's words) mapped onto the model of no one vendor (``opsmeeti
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -123,7 +124,7 @@ def with_timeline(incident: Incident, events: list[Event]) -> Incident:
     if incident.status == "resolved" and incident.resolved_at is None:
         resolves = [e.at for e in timeline if e.kind == "resolved"]
         update["resolved_at"] = resolves[-1] if resolves else None
-    return incident.model_copy(update=update)
+    return dataclasses.replace(incident, **update)
 
 
 def incident_from_api(raw: Json, events: list[Event], rank_of: dict[str, int]) -> Incident:
