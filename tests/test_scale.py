@@ -122,3 +122,29 @@ def test_memory_release_finds_glibc_here():
 
     memory.release()
     assert not sys.platform.startswith("linux") or memory._trim() is not None
+
+
+def test_the_archive_reads_a_rotation_again_only_when_it_changed(tmp_path):
+    """The archive keeps each folder's entry beside the folders; a changed scorecards.json is read again,
+    a removed folder leaves the list, a damaged cache is made again."""
+    from opsmeeting.report.archive import CACHE, archive_entries
+
+    cards = build_scorecards(read_snapshot(sample_snapshot_dir()))
+    for folder in ("2026-10-05_2026-10-19", "2026-10-19_2026-11-02"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "scorecards.json").write_text(scorecards_json(cards), encoding="utf-8")
+    first = archive_entries(tmp_path)
+    assert [e.folder for e in first] == ["2026-10-19_2026-11-02", "2026-10-05_2026-10-19"]
+    assert (tmp_path / CACHE).is_file() and archive_entries(tmp_path) == first
+    # a cached folder is not read again: a document no longer readable keeps its entry while unchanged
+    cache = json.loads((tmp_path / CACHE).read_text())
+    cache["2026-10-05_2026-10-19"]["entry"]["incidents"] = -1
+    (tmp_path / CACHE).write_text(json.dumps(cache))
+    assert archive_entries(tmp_path)[1].incidents == -1
+    (tmp_path / "2026-10-05_2026-10-19" / "scorecards.json").write_text(scorecards_json(cards) + " ")
+    assert archive_entries(tmp_path)[1].incidents == first[1].incidents  # changed: read again
+    (tmp_path / CACHE).write_text("{not json")
+    assert archive_entries(tmp_path) == first
+    (tmp_path / "2026-10-19_2026-11-02" / "scorecards.json").unlink()
+    assert [e.folder for e in archive_entries(tmp_path)] == ["2026-10-05_2026-10-19"]
+    assert list(json.loads((tmp_path / CACHE).read_text())) == ["2026-10-05_2026-10-19"]

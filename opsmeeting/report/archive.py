@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,14 +86,44 @@ class _Document(_Read):
         return self.model_dump(mode="python")
 
 
+CACHE = ".archive-entries.json"  # each folder's entry, by its scorecards.json's size and modification time
+
+
 def archive_entries(out: Path) -> list[ArchiveEntry]:
+    """Every rotation's entry, newest first. A folder's scorecards.json is read only when it changed
+    since the entry was last made (``CACHE`` in ``out``), so a run lists a year of rotations without
+    reading a year of documents."""
+    cache = _cached(out / CACHE)
+    kept: dict[str, Any] = {}
     entries = []
     for path in sorted(out.glob("*/scorecards.json")):
+        folder = path.parent
         try:
-            entries.append(_entry(path.parent, _Document.model_validate_json(path.read_bytes()).as_dict()))
+            stat = path.stat()
+            stamp = [stat.st_size, stat.st_mtime_ns]
+            hit = cache.get(folder.name)
+            entry = None
+            if isinstance(hit, dict) and hit.get("stamp") == stamp:
+                with contextlib.suppress(TypeError):
+                    entry = ArchiveEntry(**{**hit["entry"], "has_pdf": (folder / "report.pdf").is_file()})
+            if entry is None:
+                entry = _entry(folder, _Document.model_validate_json(path.read_bytes()).as_dict())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # a foreign folder: not ours to list
+        kept[folder.name] = {"stamp": stamp, "entry": dataclasses.asdict(entry)}
+        entries.append(entry)
+    if kept != cache:
+        with contextlib.suppress(OSError):  # a read-only archive is listed all the same
+            atomic_write_text(out / CACHE, json.dumps(kept, sort_keys=True))
     return sorted(entries, key=lambda e: e.folder, reverse=True)
+
+
+def _cached(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_index(out: Path, *, title: str) -> Path:
