@@ -482,7 +482,9 @@ def _pipeline_summary(child: Any) -> Json:
             "process_wall_s": child.wall_s, "process_cpu_s": child.cpu_s, "sources": r["sources"],
             "fake_cpu_s": r["fake_cpu_s"], "prometheus_cpu_s": r["prometheus_cpu_s"], "other_cpu_s": r["other_cpu_s"],
             "pdf_pages": r["pdf_pages"],
-            "pdf_bytes": r["pdf_bytes"], "html_bytes": r["html_bytes"], "incidents": r["incidents"]}
+            "pdf_bytes": r["pdf_bytes"], "html_bytes": r["html_bytes"], "incidents": r["incidents"],
+            "snapshot_dir": r.get("snapshot_dir"), "snapshot_parts": r.get("snapshot_parts", {}),
+            "snapshot_bytes": r.get("snapshot_bytes")}
 
 
 def bench_run(repeats: int) -> Json:

@@ -341,6 +341,25 @@ def test_without_the_budget_the_fake_refuses_past_its_limit(fake):
     assert slept and all(s == 1.0 for s in slept)
 
 
+def test_an_unfiltered_list_past_the_offset_cap_is_asked_by_services(fake, monkeypatch):
+    """A whole account's list asked without a service filter (one query) that is longer than the
+    offset cap allows is asked again by groups of services, halved as needed: every item, once."""
+    from opsmeeting.collectors.pagerduty import api
+
+    world(fake)
+    c = collector(fake)
+    params = {"time_zone": "UTC", "date_range": "all"}
+    every = [i for i in c.for_services("/incidents", "incidents", params, ["PS1", "PS2"], unfiltered=True)
+             if i["service"]["id"] in ("PS1", "PS2")]  # unfiltered: the account's other services' too
+    per_service = {sid: sum(i["service"]["id"] == sid for i in every) for sid in ("PS1", "PS2")}
+    assert len(every) > 2 and all(per_service.values())
+    monkeypatch.setattr(api, "OFFSET_CAP", max(per_service.values()))
+    fake.reset_counts()
+    again = c.for_services("/incidents", "incidents", params, ["PS1", "PS2"], unfiltered=True)
+    assert sorted(i["id"] for i in again) == sorted(i["id"] for i in every)
+    assert fake.request_counts()["GET /incidents"] >= 4  # unfiltered, both services, then each alone
+
+
 def log_entry_queries(fake: FakePagerDuty) -> list:
     return [r.query for r in fake.requests if r.path == "/log_entries"]
 

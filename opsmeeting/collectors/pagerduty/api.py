@@ -300,18 +300,23 @@ class PagerDutyApi:
                 found += self.ranged(path, key, params, start, end, keep=keep)
             return found
 
-    def for_services(self, path: str, key: str, params: Json, service_ids: list[str] | None, *,
-                     endpoint: str | None = None) -> list[Json]:
+    def for_services(self, path: str, key: str, params: Json, service_ids: list[str], *,
+                     endpoint: str | None = None, unfiltered: bool = False) -> list[Json]:
         """Every item of a list that has no time range to split (``GET /maintenance_windows``, open
         incidents of any age) for ``service_ids`` (``service_ids[]``): a query whose list is longer than
         the offset cap is asked again for each half of its services; one service past it is a failure.
-        ``service_ids`` None asks for every service's (no filter)."""
+        ``unfiltered``: the services are the whole account's, so the list is first asked for without a
+        filter (one query, not one per 100 services); past the cap, by groups of 100 services."""
+        if unfiltered:
+            try:
+                return self.pages(path, key, params, endpoint=endpoint)
+            except _OverCap:
+                step = 100
+                return [item for i in range(0, len(service_ids), step)
+                        for item in self.for_services(path, key, params, service_ids[i : i + step], endpoint=endpoint)]
         try:
-            return self.pages(path, key, params if service_ids is None else {**params, "service_ids[]": service_ids},
-                              endpoint=endpoint)
+            return self.pages(path, key, {**params, "service_ids[]": service_ids}, endpoint=endpoint)
         except _OverCap:
-            if service_ids is None:
-                raise PagerDutyFailure(f"{endpoint or 'GET ' + path}: more than {OFFSET_CAP} results") from None
             if len(service_ids) <= 1:
                 raise PagerDutyFailure(f"{endpoint or 'GET ' + path}: more than {OFFSET_CAP} results for service "
                                        f"{service_ids[0] if service_ids else '(none)'}") from None

@@ -223,8 +223,9 @@ class PagerDutyCollector(PagerDutyApi):
         params = {"time_zone": "UTC", "date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
         found: dict[str, Json] = {}
         for group in self._groups():
-            for raw in self.for_services("/incidents", "incidents", params, group, endpoint=OPEN_INCIDENTS):
-                if group is None and _service_id(raw) not in self._wanted:
+            for raw in self.for_services("/incidents", "incidents", params, group or self.service_ids,
+                                         endpoint=OPEN_INCIDENTS, unfiltered=group is None):
+                if _service_id(raw) not in self._wanted:
                     continue
                 created = required_time(raw.get("created_at"), f"incident {raw['id']}")
                 if created < window.start and raw.get("status") in ("triggered", "acknowledged"):
@@ -246,7 +247,8 @@ class PagerDutyCollector(PagerDutyApi):
         wanted = self._wanted
         found: dict[str, MaintenanceWindow] = {}
         for group in self._groups():
-            for raw in self.for_services("/maintenance_windows", "maintenance_windows", {"filter": "all"}, group):
+            for raw in self.for_services("/maintenance_windows", "maintenance_windows", {"filter": "all"},
+                                         group or self.service_ids, unfiltered=group is None):
                 item = maintenance_window_from_api(raw)
                 if item.start < until and item.end > since and wanted & set(item.service_ids):
                     found[item.id] = item
