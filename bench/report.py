@@ -348,7 +348,9 @@ def scaling_targets(p: Json) -> list[list[Any]]:
          f"({x(pdf_pages[0] / pdf_pages[1])})", "< 60 s, ≤ 2×",
          verdict(pdf_4x < t["pdf_s_4x"] and pdf_pages[0] <= t["pdf_pages_ratio_4x"] * pdf_pages[1])],
         ["the snapshot at 4×: size on disk and read time", f"{top['snapshot_bytes'] / 1e6:,.1f} MB (largest part "
-         f"`{biggest[0]}`, {biggest[1] / 1e6:,.1f} MB), read in {s(top['snapshot_read_s'])}",
+         f"`{biggest[0]}`, {biggest[1] / 1e6:,.1f} MB"
+         + (f"; {top['snapshot_uncompressed_bytes'] / 1e6:,.0f} MB as plain JSON" if top.get(
+             "snapshot_uncompressed_bytes") else "") + f"), read in {s(top['snapshot_read_s'])}",
          "compressed past 100 MB", verdict(top["snapshot_bytes"] < t["compress_above_bytes"]
                                            or any(n.endswith(".gz") for n in top["snapshot_parts"]))],
     ]

@@ -564,6 +564,7 @@ def bench_scaling(repeats: int) -> Json:
                                  "peak_rss_mib": max(r["stages"][k]["peak_rss_mib"] for r in runs)}
                              for k in runs[-1]["stages"]}
         requests = [r["sources"]["pagerduty"]["requests"] for r in runs]
+        summary["snapshot_uncompressed_bytes"] = uncompressed_bytes(runs[-1]["snapshot_dir"])
         summary.update({"factor": factor, "services": scale.services, "teams": scale.teams, "log_entries": entries,
                         "prometheus_samples": env.info.samples, "slos": scale.services * 2,
                         "pagerduty_requests": median(requests), "pagerduty_requests_runs": requests,
@@ -576,6 +577,22 @@ def bench_scaling(repeats: int) -> Json:
     return {"rows": rows, "runs_per_scale": repeats, "prometheus_spacing_s": RUN_SPACING,
             "targets": {"peak_rss_mib_4x": 1200e6 / 2**20, "wall_ratio_4x": 4.4, "request_excess": 0.03,
                         "pdf_s_4x": 60.0, "pdf_pages_ratio_4x": 2.0, "compress_above_bytes": 100e6}}
+
+
+def uncompressed_bytes(directory: str | None) -> int | None:
+    """A snapshot's size as plain JSON: each part's size, a gzip part's from its trailer (ISIZE: the
+    uncompressed size modulo 2**32, exact below 4 GiB)."""
+    if not directory or not Path(directory).is_dir():
+        return None
+    total = 0
+    for part in Path(directory).iterdir():
+        if part.suffix == ".gz":
+            with part.open("rb") as handle:
+                handle.seek(-4, 2)
+                total += int.from_bytes(handle.read(4), "little")
+        else:
+            total += part.stat().st_size
+    return total
 
 
 def bench_ratelimit(repeats: int) -> Json:
