@@ -89,7 +89,7 @@ class _Budget:
                         self.remaining -= 1
                     return
                 delay = self.reset_at - now
-            self.waited += delay
+                self.waited += delay
             self.sleep(delay)
 
     def update(self, headers: Any) -> None:
