@@ -3,10 +3,11 @@ scorecards and the meeting view, and the only thing templates read (``ctx``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from opsmeeting.aggregate.model import (
@@ -225,6 +226,7 @@ class Detail:
 SUMMARY_ROWS = 4  # the PDF's summary table holds at most this many times ``pdf_detail`` services
 
 
+T = TypeVar("T")
 MAJORS_SHOWN = 10  # major incidents in full; the others in one line
 
 
@@ -241,19 +243,12 @@ def detail(cards: Scorecards, ranked: list[ServiceScorecard], medium: Medium, li
     if medium == "screen" or len(cards.services) <= limit:
         return Detail(detailed=ranked, summarised=[], responders_shown=responders, ranked_shown=ranked,
                       majors_shown=majors_shown)
-    notable = {
-        c.service for c in cards.services
-        if (c.incidents.incidents_major or 0) > 0 or any(s.met is False for s in c.slos)
-    }
-    keep = {c.service for c in ranked[:limit]}
-    for card in ranked[limit:]:
-        if len(keep) >= 2 * limit:
-            break
-        if card.service in notable:
-            keep.add(card.service)
-    rest = [c for c in ranked if c.service not in keep]
+    detailed = first_and_notable(
+        ranked, limit, lambda c: (c.incidents.incidents_major or 0) > 0 or any(s.met is False for s in c.slos))
+    chosen = {c.service for c in detailed}
+    rest = [c for c in ranked if c.service not in chosen]
     return Detail(
-        detailed=[c for c in ranked if c.service in keep],
+        detailed=detailed,
         summarised=rest[:SUMMARY_ROWS * limit],
         responders_shown=responders[:limit],
         ranked_shown=ranked[:limit],
@@ -268,13 +263,14 @@ def teams_shown(teams: list[TeamScorecard], medium: Medium, limit: int) -> list[
     SLO, at most twice ``limit``, in the same order (every team is in the page and teams.csv)."""
     if medium == "screen" or len(teams) <= limit:
         return teams
-    keep = {t.team for t in teams[:limit]}
-    for team in teams[limit:]:
-        if len(keep) >= 2 * limit:
-            break
-        if team.slos_missed:
-            keep.add(team.team)
-    return [t for t in teams if t.team in keep]
+    return first_and_notable(teams, limit, lambda t: t.slos_missed > 0)
+
+
+def first_and_notable(ordered: list[T], limit: int, notable: Callable[[T], bool]) -> list[T]:
+    """The first ``limit`` of ``ordered`` and, after them, those that are ``notable``, at most twice
+    ``limit`` in all, in their order."""
+    extra = [item for item in ordered[limit:] if notable(item)][:limit]
+    return ordered[:limit] + extra
 
 
 def build_context(cards: Scorecards, meeting: MeetingView, medium: Medium, charts: dict[str, Chart],

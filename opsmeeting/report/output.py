@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from opsmeeting.aggregate.model import INCIDENT_KEYS, Scorecards
 from opsmeeting.fsutil import atomic_write_bytes, atomic_write_chunks, atomic_write_text
@@ -59,7 +59,6 @@ def scorecards_json_chunks(cards: Scorecards, meeting: MeetingView | None = None
 class _WrittenScorecards(Scorecards):
     """scorecards.json as written: the scorecards, and the meeting loop's keys beside them (ignored)."""
 
-    model_config = ConfigDict(extra="forbid")
     items: Any = Field(default=None, exclude=True)
     notes: Any = Field(default=None, exclude=True)
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from opsmeeting.collectors.pagerduty.api import PagerDutyApi, PagerDutyFailure
-from opsmeeting.collectors.pagerduty.collector import SERVICE_IDS_PER_QUERY
+from opsmeeting.collectors.pagerduty.api import SERVICE_IDS_PER_QUERY, PagerDutyApi, PagerDutyFailure
 from opsmeeting.collectors.pagerduty.vocabulary import service_from_api, team_from_api, time_or_none
 from opsmeeting.model import Directory
 from opsmeeting.timefmt import iso_z

@@ -29,6 +29,7 @@ from opsmeeting.timefmt import iso_z
 
 PAGE = 100
 OFFSET_CAP = 10_000
+SERVICE_IDS_PER_QUERY = 100  # keeps URLs short
 RETRIED = {429, 500, 502, 503, 504}
 
 Json = dict[str, Any]
@@ -311,7 +312,7 @@ class PagerDutyApi:
             try:
                 return self.pages(path, key, params, endpoint=endpoint)
             except _OverCap:
-                step = 100
+                step = SERVICE_IDS_PER_QUERY
                 return [item for i in range(0, len(service_ids), step)
                         for item in self.for_services(path, key, params, service_ids[i : i + step], endpoint=endpoint)]
         try:

@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opsmeeting.collectors.pagerduty.api import OFFSET_CAP, PAGE, Json, PagerDutyApi, PagerDutyFailure
+from opsmeeting.collectors.pagerduty.api import (
+    OFFSET_CAP,
+    PAGE,
+    SERVICE_IDS_PER_QUERY,
+    Json,
+    PagerDutyApi,
+    PagerDutyFailure,
+)
 from opsmeeting.collectors.pagerduty.vocabulary import (
     OPTIONAL_PARTS,
     event_from_api,
@@ -53,7 +60,6 @@ from opsmeeting.timefmt import iso_z
 from opsmeeting.window import Window
 
 MARGIN = timedelta(hours=1)  # ask a wider range than the window and filter created_at ourselves
-SERVICE_IDS_PER_QUERY = 100  # keeps URLs short
 OPEN_INCIDENTS = "GET /incidents (open, opened before the window)"  # counted apart from the window's
 
 UNAVAILABLE_EFFECT = {
